@@ -49,7 +49,7 @@ public enum HMACSHA256 {
 ///
 /// The primitive under `PasswordHash`; public so that its known-answer vectors can be checked directly.
 public enum PBKDF2HMACSHA256 {
-    /// Derives `count` bytes from `password` and `salt` with `iterations` rounds.
+    /// Derives `count` bytes from `password` and `salt` with `iterations` rounds (both positive).
     ///
     /// Throws `OpenSSLError` if libcrypto fails, which in practice means it ran out of memory.
     public static func deriveKey(password: some Collection<UInt8>, salt: [UInt8], iterations: Int, count: Int) throws
