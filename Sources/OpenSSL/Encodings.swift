@@ -58,7 +58,7 @@ public enum Hex {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(utf8.count / 2)
         for index in stride(from: 0, to: utf8.count, by: 2) {
-            guard let high = hexValue(utf8[index]), let low = hexValue(utf8[index + 1]) else { return nil }
+            guard let high = value(ofDigit: utf8[index]), let low = value(ofDigit: utf8[index + 1]) else { return nil }
             bytes.append(high << 4 | low)
         }
         return bytes
@@ -66,7 +66,8 @@ public enum Hex {
 
     private static let digits = Array("0123456789abcdef".utf8)
 
-    private static func hexValue(_ character: UInt8) -> UInt8? {
+    /// The value of the hexadecimal digit `character` (either case), or nil if it is not one.
+    static func value(ofDigit character: UInt8) -> UInt8? {
         switch character {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): character - UInt8(ascii: "a") + 10
