@@ -1,0 +1,294 @@
+import CLibPQ
+import Glibc
+
+/// One libpq connection, owned by one thread: prepared statements, transactions, LISTEN/NOTIFY.
+///
+/// Not `Sendable` on purpose: a worker thread creates its connection and is the only one to use it. A connection
+/// that breaks (server restart, network) is reopened on the next call, so a process recovers by itself once the
+/// database is back; while it is down every call throws a connection-class `DatabaseError`.
+public final class Connection {
+    /// The libpq connection string or URL.
+    public let conninfo: String
+    private var handle: OpaquePointer?
+    private var preparedNames: [ObjectIdentifier: String] = [:]
+    private var listenedChannels: [String] = []
+    /// True between BEGIN and COMMIT/ROLLBACK of `transaction`.
+    public private(set) var isInTransaction = false
+
+    /// Creates a connection that opens on first use.
+    public init(conninfo: String) {
+        self.conninfo = conninfo
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    /// True when a session is open and healthy as far as libpq knows.
+    public var isOpen: Bool {
+        guard let handle else { return false }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// The server process id of this session, for `pg_terminate_backend` and logs.
+    public var backendPID: Int32 { handle.map { PQbackendPID($0) } ?? 0 }
+
+    /// Opens the session if it is not open, dropping a broken one first.
+    public func open() throws {
+        if isOpen { return }
+        close()
+        guard let connection = PQconnectdb(conninfo) else {
+            throw DatabaseError(sqlState: .connectionFailure, message: "out of memory creating a connection")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(connection))
+            PQfinish(connection)
+            throw DatabaseError(sqlState: .connectionFailure, message: message)
+        }
+        handle = connection
+        for channel in listenedChannels {
+            try sendCommand("LISTEN \(channel)")
+        }
+    }
+
+    /// Closes the session; the next call reconnects.
+    public func close() {
+        if let handle { PQfinish(handle) }
+        handle = nil
+        preparedNames.removeAll()
+        isInTransaction = false
+    }
+
+    // MARK: - Statements
+
+    /// Runs a statement, preparing it on this connection the first time, and returns its raw result.
+    ///
+    /// Outside a transaction a statement that fails because the session was already dead (the server restarted
+    /// since the last call) is retried once on a fresh session: nothing of it can have run.
+    @discardableResult
+    public func execute<S: Statement>(_ statement: S) throws -> QueryResult {
+        let binds = statement.binds
+        do {
+            return try executePrepared(S.self, binds: binds)
+        } catch let error as DatabaseError where error.isConnectionFailure && !isInTransaction {
+            close()
+            return try executePrepared(S.self, binds: binds)
+        }
+    }
+
+    /// Runs a statement and decodes every row.
+    public func rows<S: Statement>(_ statement: S) throws -> [S.Row] {
+        let result = try execute(statement)
+        return try (0..<result.rowCount).map { try S.decode(result[$0]) }
+    }
+
+    /// Runs a statement and decodes its first row, or returns nil when there is none.
+    public func first<S: Statement>(_ statement: S) throws -> S.Row? {
+        let result = try execute(statement)
+        return result.rowCount > 0 ? try S.decode(result[0]) : nil
+    }
+
+    /// Runs a script of one or more statements without parameters (migrations, fixtures).
+    ///
+    /// The text is sent as it is, so it must never contain request data; the name says so.
+    public func executeScript(unsafeSQL sql: String) throws {
+        try open()
+        let result = PQexec(handle, sql)
+        try check(result, handle: handle)
+        PQclear(result)
+    }
+
+    private func executePrepared<S: Statement>(_ type: S.Type, binds: [PostgresValue]) throws -> QueryResult {
+        try open()
+        let key = ObjectIdentifier(type)
+        let name: String
+        if let existing = preparedNames[key] {
+            name = existing
+        } else {
+            name = "s\(preparedNames.count)"
+            let prepared = PQprepare(handle, name, S.sql, 0, nil)
+            try check(prepared, handle: handle)
+            PQclear(prepared)
+            preparedNames[key] = name
+        }
+        let result = Self.withWireParameters(binds) { count, values, lengths, formats in
+            PQexecPrepared(handle, name, count, values, lengths, formats, 0)
+        }
+        try check(result, handle: handle)
+        return QueryResult(handle: result)
+    }
+
+    /// Lays the parameters out in one buffer (each value NUL-terminated, as text format needs) and passes
+    /// libpq the pointer, length and format arrays it wants.
+    private static func withWireParameters<R>(
+        _ binds: [PostgresValue],
+        _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R
+    ) -> R {
+        if binds.isEmpty { return body(0, nil, nil, nil) }
+        var storage: [UInt8] = []
+        var offsets: [Int?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        for bind in binds {
+            if let (bytes, isBinary) = bind.wireBytes {
+                offsets.append(storage.count)
+                storage.append(contentsOf: bytes)
+                storage.append(0)
+                lengths.append(Int32(bytes.count))
+                formats.append(isBinary ? 1 : 0)
+            } else {
+                offsets.append(nil)
+                lengths.append(0)
+                formats.append(0)
+            }
+        }
+        return storage.withUnsafeBufferPointer { buffer in
+            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in offset.map { base + $0 } }
+            return body(Int32(binds.count), pointers, lengths, formats)
+        }
+    }
+
+    // MARK: - Transactions
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    ///
+    /// Serialization failures and deadlocks (40001, 40P01) are retried up to three attempts in all, since the
+    /// server asks for exactly that; `body` must therefore be safe to run again.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        precondition(!isInTransaction, "transactions do not nest")
+        var attempt = 1
+        while true {
+            try command("BEGIN")
+            isInTransaction = true
+            do {
+                let value = try body()
+                isInTransaction = false
+                try command("COMMIT")
+                return value
+            } catch let error as DatabaseError
+                where (error.sqlState ~= .serializationFailure || error.sqlState ~= .deadlockDetected) && attempt < 3
+            {
+                rollback()
+                attempt += 1
+            } catch {
+                rollback()
+                throw error
+            }
+        }
+    }
+
+    private func rollback() {
+        isInTransaction = false
+        guard isOpen else { return }
+        PQclear(PQexec(handle, "ROLLBACK"))
+    }
+
+    /// Sends a fixed command such as BEGIN; the commands come from this file only.
+    ///
+    /// Outside a transaction a command on a session that died since its last use is retried once, like `execute`.
+    private func command(_ sql: String) throws {
+        do {
+            try sendCommand(sql)
+        } catch let error as DatabaseError where error.isConnectionFailure && !isInTransaction {
+            close()
+            try sendCommand(sql)
+        }
+    }
+
+    private func sendCommand(_ sql: String) throws {
+        try open()
+        let result = PQexec(handle, sql)
+        try check(result, handle: handle)
+        PQclear(result)
+    }
+
+    // MARK: - LISTEN / NOTIFY
+
+    /// Subscribes this session to a channel; the subscription is renewed whenever the session reconnects.
+    ///
+    /// - Parameter channel: a lower-case SQL identifier chosen by the program, never by a request.
+    public func listen(_ channel: String) throws {
+        precondition(channel.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || $0 == 95 }, "channel must be [a-z_]+")
+        if !listenedChannels.contains(channel) { listenedChannels.append(channel) }
+        try command("LISTEN \(channel)")
+    }
+
+    /// Waits up to `timeoutMilliseconds` for notifications on the subscribed channels and returns what arrived.
+    ///
+    /// Returns at once when notifications are already buffered. Throws a connection error when the session
+    /// breaks; the caller reconnects with `open()`, which renews the subscriptions.
+    public func waitForNotifications(timeoutMilliseconds: Int32) throws -> [Notification] {
+        try open()
+        var received = try drainNotifications()
+        if !received.isEmpty { return received }
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, timeoutMilliseconds)
+        if ready < 0 && errno != EINTR {
+            throw DatabaseError(sqlState: .connectionFailure, message: "poll failed: errno \(errno)")
+        }
+        if ready > 0 {
+            guard PQconsumeInput(handle) == 1 else {
+                let message = String(cString: PQerrorMessage(handle))
+                close()
+                throw DatabaseError(sqlState: .connectionFailure, message: message)
+            }
+            received = try drainNotifications()
+        }
+        return received
+    }
+
+    private func drainNotifications() throws -> [Notification] {
+        var received: [Notification] = []
+        while let notify = PQnotifies(handle) {
+            let channel = String(cString: notify.pointee.relname)
+            let payload = String(cString: notify.pointee.extra)
+            received.append(Notification(channel: channel, payload: payload, senderPID: notify.pointee.be_pid))
+            PQfreemem(notify)
+        }
+        if PQstatus(handle) != CONNECTION_OK {
+            close()
+            throw DatabaseError(sqlState: .connectionFailure, message: "connection lost while listening")
+        }
+        return received
+    }
+
+    // MARK: - Errors
+
+    /// Turns a failed result into a `DatabaseError` (freeing the result); a nil result means the session broke.
+    private func check(_ result: OpaquePointer?, handle: OpaquePointer?) throws {
+        guard let result else {
+            let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "no connection"
+            close()
+            throw DatabaseError(sqlState: .connectionFailure, message: message)
+        }
+        let status = PQresultStatus(result)
+        if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY { return }
+        func field(_ code: UInt8) -> String? {
+            PQresultErrorField(result, Int32(code)).map { String(cString: $0) }
+        }
+        let state = field(UInt8(ascii: "C"))
+        let error = DatabaseError(
+            sqlState: state.map { SQLState($0) } ?? .connectionFailure,
+            message: field(UInt8(ascii: "M")) ?? String(cString: PQerrorMessage(handle)),
+            detail: field(UInt8(ascii: "D")),
+            hint: field(UInt8(ascii: "H")),
+            constraint: field(UInt8(ascii: "n")),
+            table: field(UInt8(ascii: "t")),
+            column: field(UInt8(ascii: "c"))
+        )
+        PQclear(result)
+        if handle.map({ PQstatus($0) }) != CONNECTION_OK || error.isConnectionFailure {
+            close()
+        }
+        throw error
+    }
+}
+
+/// A NOTIFY delivered to a listening session.
+public struct Notification: Sendable, Equatable {
+    public let channel: String
+    public let payload: String
+    /// The server process that sent it.
+    public let senderPID: Int32
+}
