@@ -1,0 +1,60 @@
+import Testing
+import Web
+
+@Suite struct JSONTests {
+    @Test func parsesEveryKindOfValue() throws {
+        let value = try JSON.parse(#"{"a":1,"b":-2.5e3,"c":"x\n\u00e9\ud83d\ude00","d":[true,false,null],"e":{}}"#)
+        #expect(value["a"] == .int(1))
+        #expect(value["b"] == .double(-2500))
+        #expect(value["c"] == .string("x\né😀"))
+        #expect(value["d"] == .array([.bool(true), .bool(false), .null]))
+        #expect(value["e"] == .object([]))
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\":}", "{\"a\" 1}", "01", "1.", "-", "\"\\x\"", "\"\u{01}\"", "tru", "{} {}",
+        "\"\\ud800\"", "[1 2]", "{'a':1}", "NaN",
+    ])
+    func refusesMalformedDocuments(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSON.parse(text) }
+    }
+
+    @Test func errorsNameLineAndColumn() {
+        #expect {
+            try JSON.parse("{\n  \"a\": 1,\n  \"b\": ?\n}")
+        } throws: { error in
+            let error = error as? JSONParseError
+            return error?.line == 3 && error?.column == 8
+        }
+    }
+
+    @Test func refusesExcessiveNesting() {
+        let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
+        #expect(throws: JSONParseError.self) { try JSON.parse(deep) }
+        let fine = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        #expect(throws: Never.self) { try JSON.parse(fine) }
+    }
+
+    @Test func refusesInvalidUTF8() {
+        #expect(throws: JSONParseError.self) { try JSON.parse([0x22, 0xFF, 0x22]) }
+    }
+
+    @Test func writesCompactEscapedText() {
+        let value = JSON.object([
+            ("s", .string("quote\" back\\ nl\n ctl\u{01} sep\u{2028}")), ("i", .int(-3)), ("d", .double(0.5)),
+            ("n", .null), ("f", .fragment("{\"raw\":true}")),
+        ])
+        #expect(
+            value.text == #"{"s":"quote\" back\\ nl\n ctl\u0001 sep\u2028","i":-3,"d":0.5,"n":null,"f":{"raw":true}}"#)
+    }
+
+    @Test func largeIntegersStayExact() throws {
+        #expect(try JSON.parse("9007199254740993") == .int(9_007_199_254_740_993))
+        #expect(try JSON.parse("1e400") == .double(.infinity) ? false : true)
+    }
+
+    @Test func roundTripsThroughText() throws {
+        let value = JSON.object([("list", .array([.int(1), .string("two"), .object([("x", .bool(true))])]))])
+        #expect(try JSON.parse(value.text) == value)
+    }
+}

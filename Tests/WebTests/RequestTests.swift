@@ -1,0 +1,47 @@
+import Testing
+import Web
+
+@Suite struct RequestTests {
+    @Test func mapsCGIParameters() {
+        let request = Request(
+            cgiParameters: [
+                ("REQUEST_METHOD", "POST"), ("DOCUMENT_URI", "/api/v1/jobs"), ("QUERY_STRING", "a=1&b=x%20y+z"),
+                ("CONTENT_TYPE", "application/json; charset=utf-8"), ("CONTENT_LENGTH", "2"),
+                ("HTTP_AUTHORIZATION", "Bearer k"), ("HTTP_X_API_KEY", "sy_x"), ("REMOTE_ADDR", "10.0.0.1"),
+                ("REQUEST_ID", "abc123"), ("SSL_CLIENT_VERIFY", "SUCCESS"), ("SSL_CLIENT_CERT", "-----BEGIN%20"),
+                ("HTTP_USER_AGENT", "curl/8"),
+            ], body: Array("{}".utf8))
+        #expect(request.method == "POST")
+        #expect(request.path == "/api/v1/jobs")
+        #expect(request.query["a"] == "1")
+        #expect(request.query["b"] == "x y z")
+        #expect(request.headers["authorization"] == "Bearer k")
+        #expect(request.headers["X-API-Key"] == "sy_x")
+        #expect(request.headers["user-agent"] == "curl/8")
+        #expect(request.mediaType == "application/json")
+        #expect(request.clientAddress == "10.0.0.1")
+        #expect(request.requestID == "abc123")
+        #expect(request.clientCertificate == ClientCertificate(verification: "SUCCESS", escapedPEM: "-----BEGIN%20"))
+        #expect(request.clientCertificate?.isVerified == true)
+        #expect(request.body == Array("{}".utf8))
+    }
+
+    @Test func noCertificateWithoutVerificationParameter() {
+        let request = Request(cgiParameters: [("REQUEST_METHOD", "GET")], body: [])
+        #expect(request.clientCertificate == nil)
+        #expect(request.path == "/")
+    }
+
+    @Test func queryParsingFlagsBadPercentEncoding() {
+        let query = QueryParameters("ok=1&bad=%zz&also=%4")
+        #expect(!query.isWellFormed)
+        #expect(query["ok"] == "1")
+        #expect(query["bad"] == nil)
+        let good = QueryParameters("status=queued&status=running&empty=&flag")
+        #expect(good.isWellFormed)
+        #expect(good.values("status") == ["queued", "running"])
+        #expect(good["empty"] == "")
+        #expect(good["flag"] == "")
+        #expect(good.unknownNames(allowed: ["status", "empty"]) == ["flag"])
+    }
+}
