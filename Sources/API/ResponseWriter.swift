@@ -1,0 +1,38 @@
+import FastCGI
+import Web
+
+/// Serializes a `Response` onto a FastCGI request: a CGI `Status:` header, the headers, then the body.
+enum ResponseWriter {
+    /// Sends the whole response; throws when nginx has closed the connection.
+    static func send(_ response: Response, to slot: FastCGIRequest) throws {
+        var head: [UInt8] = []
+        head.reserveCapacity(256)
+        head.append(contentsOf: "Status: \(response.status) \(Response.reasonPhrase(response.status))\r\n".utf8)
+        for (name, value) in response.headers {
+            head.append(contentsOf: name.utf8)
+            head.append(contentsOf: ": ".utf8)
+            head.append(contentsOf: value.utf8)
+            head.append(contentsOf: "\r\n".utf8)
+        }
+        switch response.body {
+        case .bytes(let body):
+            head.append(contentsOf: "Content-Length: \(body.count)\r\n\r\n".utf8)
+            head.append(contentsOf: body)
+            try slot.write(head)
+        case .stream(let produce):
+            head.append(contentsOf: "\r\n".utf8)
+            try slot.write(head)
+            try produce(StreamWriter(slot: slot))
+        }
+    }
+
+    /// Sends each piece as it comes and flushes, so nginx passes it on without the whole body in memory.
+    private struct StreamWriter: BodyWriter {
+        let slot: FastCGIRequest
+
+        func write(_ bytes: [UInt8]) throws {
+            try slot.write(bytes)
+            try slot.flush()
+        }
+    }
+}

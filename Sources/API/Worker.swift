@@ -1,0 +1,72 @@
+import Domain
+import FastCGI
+import Glibc
+import OpenSSL
+import Postgres
+import Web
+
+/// One worker thread: accepts requests on the shared listener and serves them with its own database connection.
+///
+/// Everything a worker touches besides the shared, immutable `App` is created on its own thread and never leaves
+/// it (fcgi2's `threaded.c` model); the connection opens on the first request that needs the database.
+final class Worker {
+    private let app: App
+    private let listener: Listener
+    private let config: Configuration
+    private let lifecycle: Lifecycle
+
+    init(app: App, listener: Listener, config: Configuration, lifecycle: Lifecycle) {
+        self.app = app
+        self.listener = listener
+        self.config = config
+        self.lifecycle = lifecycle
+    }
+
+    /// Serves requests until the listener stops, then closes the connection.
+    func run() {
+        let connection = Connection(conninfo: config.connectionString(applicationName: "switchyard-fcgi"))
+        let slot = FastCGIRequest()
+        while listener.accept(into: slot) {
+            lifecycle.requestStarted()
+            serve(slot, connection: connection)
+            slot.finish()
+            lifecycle.requestFinished()
+        }
+        connection.close()
+        lifecycle.workerStopped()
+    }
+
+    private func serve(_ slot: FastCGIRequest, connection: Connection) {
+        var request: Request
+        switch slot.readBody(limit: config.maxBodyBytes) {
+        case .complete(let body):
+            request = Request(cgiParameters: slot.parameters, body: body)
+        case .tooLarge:
+            request = Request(cgiParameters: slot.parameters, body: [])
+            request.bodyExceedsLimit = true
+        }
+        if request.requestID.isEmpty {
+            request.requestID = Self.localRequestID()
+        }
+        let context = RequestContext(requestID: request.requestID, connection: connection, config: config)
+        let response = app.respond(to: request, context: context)
+        do {
+            try ResponseWriter.send(response, to: slot)
+        } catch {
+            Log.message(.warn, "response not delivered", [("request_id", .string(request.requestID))])
+        }
+    }
+
+    /// A request id for requests that did not come through nginx (its `$request_id` format: 32 hex digits).
+    static func localRequestID() -> String {
+        Hex.encode((try? SecureRandom.bytes(count: 16)) ?? Array(repeating: 0, count: 16))
+    }
+}
+
+/// Entry point of a worker thread; a named function outside main.swift, so it does not inherit the main actor
+/// (a closure literal there would trap at once on the new thread under Swift 6).
+func workerThreadEntry(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let worker = Unmanaged<Worker>.fromOpaque(argument!).takeRetainedValue()
+    worker.run()
+    return nil
+}

@@ -1,0 +1,114 @@
+import CFastCGI
+import Glibc
+
+/// One FastCGI request slot: libfcgi's `FCGX_Request` at a fixed address, with its parameters and streams.
+///
+/// The struct must not move while libfcgi uses it (its streams point back into it), so it lives in memory this
+/// class allocates. A slot is used by one thread at a time, but may be handed to another thread between accept and
+/// finish: a parked long-poll is answered by whichever thread wakes it, which libfcgi allows.
+public final class FastCGIRequest: @unchecked Sendable {
+    private let raw: UnsafeMutablePointer<FCGX_Request>
+
+    /// A slot that accepts on `listenSocket` (fd 0, the socket spawn-fcgi passes). An interrupted accept fails
+    /// instead of retrying, so a signal can stop a thread that waits in `accept()`.
+    public init(listenSocket: Int32 = 0) {
+        raw = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
+        raw.initialize(to: FCGX_Request())
+        FCGX_InitRequest(raw, listenSocket, Int32(FCGI_FAIL_ACCEPT_ON_INTR))
+    }
+
+    deinit {
+        FCGX_Free(raw, 1)
+        raw.deinitialize(count: 1)
+        raw.deallocate()
+    }
+
+    /// Waits for the next request on the listening socket. Returns false when accept failed or was interrupted.
+    func accept() -> Bool {
+        FCGX_Accept_r(raw) == 0
+    }
+
+    /// The CGI parameters nginx sent (`REQUEST_METHOD`, `HTTP_*`, …), in order.
+    public var parameters: [(String, String)] {
+        var result: [(String, String)] = []
+        guard var entry = raw.pointee.envp else { return result }
+        while let pointer = entry.pointee {
+            let text = String(cString: pointer)
+            if let equals = text.firstIndex(of: "=") {
+                result.append((String(text[..<equals]), String(text[text.index(after: equals)...])))
+            }
+            entry += 1
+        }
+        return result
+    }
+
+    /// One parameter by name, or nil.
+    public func parameter(_ name: String) -> String? {
+        FCGX_GetParam(name, raw.pointee.envp).map { String(cString: $0) }
+    }
+
+    /// The outcome of reading a request body against a size limit.
+    public enum BodyRead {
+        case complete([UInt8])
+        /// The body is larger than the limit; nothing beyond the limit was read into memory.
+        case tooLarge
+    }
+
+    /// Reads the body if it fits in `limit` bytes. A declared `CONTENT_LENGTH` over the limit is refused before
+    /// reading anything; a body without a length is read until it passes the limit, then refused.
+    public func readBody(limit: Int) -> BodyRead {
+        let declared = parameter("CONTENT_LENGTH").flatMap { Int($0) }
+        if let declared, declared > limit { return .tooLarge }
+        if declared == 0 { return .complete([]) }
+        let capacity = declared ?? min(limit, 64 * 1024)
+        var body = [UInt8](repeating: 0, count: 0)
+        body.reserveCapacity(capacity)
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                    FCGX_GetStr($0, Int32(buffer.count), raw.pointee.in)
+                }
+            }
+            if count <= 0 { break }
+            if body.count + Int(count) > limit { return .tooLarge }
+            body.append(contentsOf: chunk[0..<Int(count)])
+            if let declared, body.count >= declared { break }
+        }
+        return .complete(body)
+    }
+
+    /// Writes bytes to the response stream; throws when the client (nginx) has gone away.
+    public func write(_ bytes: [UInt8]) throws(FastCGIError) {
+        if bytes.isEmpty { return }
+        let written = bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                FCGX_PutStr($0, Int32(buffer.count), raw.pointee.out)
+            }
+        }
+        if written != Int32(bytes.count) { throw FastCGIError.writeFailed }
+    }
+
+    /// Pushes buffered output to nginx now (for streamed bodies).
+    public func flush() throws(FastCGIError) {
+        if FCGX_FFlush(raw.pointee.out) != 0 { throw FastCGIError.writeFailed }
+    }
+
+    /// Completes the request: flushes, sends end-of-request and closes the connection.
+    public func finish() {
+        FCGX_Finish_r(raw)
+    }
+}
+
+/// Failures of the FastCGI layer. They are logged, never rendered: the client is already gone.
+public enum FastCGIError: Error, CustomStringConvertible {
+    case notFastCGI
+    case writeFailed
+
+    public var description: String {
+        switch self {
+        case .notFastCGI: "standard input is not a FastCGI socket; start this program under spawn-fcgi"
+        case .writeFailed: "writing the response failed (client gone)"
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import API
+import Domain
+import Postgres
+import Testing
+import Web
+
+/// The composition root called in process, without services (routes that need the database are not called here).
+@Suite struct AppTests {
+    let app = App(config: Configuration())
+
+    func respond(_ method: String, _ path: String, body: [UInt8] = [], tooLarge: Bool = false) -> (Response, JSON?) {
+        var request = Request(method: method, path: path, body: body, requestID: "test-request")
+        request.bodyExceedsLimit = tooLarge
+        let context = RequestContext(
+            requestID: "test-request", connection: Connection(conninfo: "host=/nonexistent"), config: Configuration())
+        let response = app.respond(to: request, context: context)
+        guard case .bytes(let bytes) = response.body else { return (response, nil) }
+        return (response, try? JSON.parse(bytes))
+    }
+
+    @Test func healthAnswersWithoutDatabase() {
+        let (response, body) = respond("GET", "/api/v1/health")
+        #expect(response.status == 200)
+        #expect(body?["status"] == .string("ok"))
+    }
+
+    @Test func unknownRouteIsProblem404() {
+        let (response, body) = respond("GET", "/api/v1/unknown")
+        #expect(response.status == 404)
+        #expect(response.header("content-type") == "application/problem+json")
+        #expect(body?["type"] == .string("/problems/not-found"))
+        #expect(body?["instance"] == .string("test-request"))
+    }
+
+    @Test func wrongMethodIs405WithAllow() {
+        let (response, body) = respond("DELETE", "/api/v1/health")
+        #expect(response.status == 405)
+        #expect(response.header("Allow") == "GET")
+        #expect(body?["type"] == .string("/problems/method-not-allowed"))
+    }
+
+    @Test func oversizedBodyIs413() {
+        let (response, body) = respond("POST", "/api/v1/health", tooLarge: true)
+        #expect(response.status == 413)
+        #expect(body?["type"] == .string("/problems/payload-too-large"))
+    }
+
+    @Test func unreachableDatabaseIs503WithRetryAfter() {
+        let (response, body) = respond("GET", "/api/v1/health/ready")
+        #expect(response.status == 503)
+        #expect(response.header("Retry-After") != nil)
+        #expect(body?["type"] == .string("/problems/unavailable"))
+    }
+
+    @Test func everyRouteDeclaresItsAccess() {
+        #expect(!app.router.routes.isEmpty)
+        for route in app.router.routes {
+            #expect(!route.access.description.isEmpty, "route \(route.method) \(route.pattern)")
+        }
+    }
+}
