@@ -1,12 +1,35 @@
-/// A power-of-two window of amplitudes the kernels work on: a gathered tile or the whole state.
+/// A power-of-two set of amplitudes the kernels work on: one tile of a pass, or the whole state.
 ///
-/// Indices are local: local bit `k` is the k-th qubit of the window, whatever its global number.
+/// The tile lives in place in the state vector as `2^(qubitCount - chunkBits)` contiguous chunks
+/// of `2^chunkBits` amplitudes. Local index `i` is amplitude `i & (chunkSize - 1)` of chunk
+/// `i >> chunkBits`, so local bits below `chunkBits` are the state's low qubits and the bits above
+/// them are the pass's high qubits. Working in place (rather than copying the tile out and back)
+/// lets the hardware prefetcher overlap memory traffic with arithmetic.
 struct AmplitudeBlock {
-    var real: UnsafeMutablePointer<Double>
-    var imaginary: UnsafeMutablePointer<Double>
-    var qubitCount: Int
+    let chunkReal: UnsafeMutablePointer<UnsafeMutablePointer<Double>>
+    let chunkImaginary: UnsafeMutablePointer<UnsafeMutablePointer<Double>>
+    let chunkBits: Int
+    let qubitCount: Int
 
     var count: Int { 1 << qubitCount }
+    var chunkSize: Int { 1 << chunkBits }
+    var chunkCount: Int { 1 << (qubitCount - chunkBits) }
+
+    @inline(__always)
+    func real(_ index: Int) -> UnsafeMutablePointer<Double> {
+        chunkReal[index >> chunkBits] + (index & ((1 << chunkBits) - 1))
+    }
+
+    @inline(__always)
+    func imaginary(_ index: Int) -> UnsafeMutablePointer<Double> {
+        chunkImaginary[index >> chunkBits] + (index & ((1 << chunkBits) - 1))
+    }
+
+    /// The block formed by one chunk alone, for kernels that only need low qubits.
+    @inline(__always)
+    func chunk(_ index: Int) -> (real: UnsafeMutablePointer<Double>, imaginary: UnsafeMutablePointer<Double>) {
+        (chunkReal[index], chunkImaginary[index])
+    }
 }
 
 /// A 2×2 complex matrix unpacked into scalars so the kernels keep it in registers.
@@ -50,74 +73,74 @@ func insertZeroBits(_ value: Int, _ fixedPositions: UnsafeBufferPointer<Int>) ->
     return result
 }
 
-/// Calls `body(start)` for each run of `1 << fixedPositions[0]` consecutive indices whose fixed
-/// bits equal `setMask` (restricted to the fixed positions): the runs are what a kernel can stream.
+/// Calls `body(start, length)` for each run of consecutive local indices whose fixed bits equal
+/// `setMask` (restricted to the fixed positions); runs never cross a chunk boundary, so each one
+/// is contiguous in memory and can be streamed.
 @inline(__always)
-func forEachRun(qubitCount: Int, fixedPositions: UnsafeBufferPointer<Int>, setMask: Int, _ body: (Int) -> Void) {
-    let lowest = fixedPositions[0]
-    let runs = 1 << (qubitCount - fixedPositions.count - lowest)
+func forEachRun(_ block: AmplitudeBlock, fixedPositions: UnsafeBufferPointer<Int>, setMask: Int, _ body: (Int, Int) -> Void) {
+    let lengthBits = min(fixedPositions[0], block.chunkBits)
+    let runs = 1 << (block.qubitCount - fixedPositions.count - lengthBits)
+    let length = 1 << lengthBits
     for run in 0 ..< runs {
-        body(insertZeroBits(run << lowest, fixedPositions) | setMask)
+        body(insertZeroBits(run << lengthBits, fixedPositions) | setMask, length)
     }
 }
 
 // MARK: - Single-qubit matrices
 
 @inline(__always)
-private func matrix1Run(_ re: UnsafeMutablePointer<Double>, _ im: UnsafeMutablePointer<Double>,
-                        from start: Int, count: Int, stride: Int, _ m: Matrix2) {
+private func matrix1Run(_ re0: UnsafeMutablePointer<Double>, _ im0: UnsafeMutablePointer<Double>,
+                        _ re1: UnsafeMutablePointer<Double>, _ im1: UnsafeMutablePointer<Double>,
+                        count: Int, _ m: Matrix2) {
     if count >= 4 {
         let m00r = Vector(repeating: m.m00r), m00i = Vector(repeating: m.m00i)
         let m01r = Vector(repeating: m.m01r), m01i = Vector(repeating: m.m01i)
         let m10r = Vector(repeating: m.m10r), m10i = Vector(repeating: m.m10i)
         let m11r = Vector(repeating: m.m11r), m11i = Vector(repeating: m.m11i)
-        var i0 = start
-        while i0 < start + count {
-            let i1 = i0 + stride
-            let ar = load(re, i0), ai = load(im, i0), br = load(re, i1), bi = load(im, i1)
-            store(re, i0, m00r * ar - m00i * ai + m01r * br - m01i * bi)
-            store(im, i0, m00r * ai + m00i * ar + m01r * bi + m01i * br)
-            store(re, i1, m10r * ar - m10i * ai + m11r * br - m11i * bi)
-            store(im, i1, m10r * ai + m10i * ar + m11r * bi + m11i * br)
-            i0 += 4
+        var index = 0
+        while index < count {
+            let ar = load(re0, index), ai = load(im0, index), br = load(re1, index), bi = load(im1, index)
+            store(re0, index, m00r * ar - m00i * ai + m01r * br - m01i * bi)
+            store(im0, index, m00r * ai + m00i * ar + m01r * bi + m01i * br)
+            store(re1, index, m10r * ar - m10i * ai + m11r * br - m11i * bi)
+            store(im1, index, m10r * ai + m10i * ar + m11r * bi + m11i * br)
+            index += 4
         }
         return
     }
-    for i0 in start ..< start + count {
-        let i1 = i0 + stride
-        let ar = re[i0], ai = im[i0], br = re[i1], bi = im[i1]
-        re[i0] = m.m00r * ar - m.m00i * ai + m.m01r * br - m.m01i * bi
-        im[i0] = m.m00r * ai + m.m00i * ar + m.m01r * bi + m.m01i * br
-        re[i1] = m.m10r * ar - m.m10i * ai + m.m11r * br - m.m11i * bi
-        im[i1] = m.m10r * ai + m.m10i * ar + m.m11r * bi + m.m11i * br
+    for index in 0 ..< count {
+        let ar = re0[index], ai = im0[index], br = re1[index], bi = im1[index]
+        re0[index] = m.m00r * ar - m.m00i * ai + m.m01r * br - m.m01i * bi
+        im0[index] = m.m00r * ai + m.m00i * ar + m.m01r * bi + m.m01i * br
+        re1[index] = m.m10r * ar - m.m10i * ai + m.m11r * br - m.m11i * bi
+        im1[index] = m.m10r * ai + m.m10i * ar + m.m11r * bi + m.m11i * br
     }
 }
 
 @inline(__always)
-private func realMatrix1Run(_ re: UnsafeMutablePointer<Double>, _ im: UnsafeMutablePointer<Double>,
-                            from start: Int, count: Int, stride: Int, _ m: Matrix2) {
+private func realMatrix1Run(_ re0: UnsafeMutablePointer<Double>, _ im0: UnsafeMutablePointer<Double>,
+                            _ re1: UnsafeMutablePointer<Double>, _ im1: UnsafeMutablePointer<Double>,
+                            count: Int, _ m: Matrix2) {
     let m00 = Vector(repeating: m.m00r), m01 = Vector(repeating: m.m01r)
     let m10 = Vector(repeating: m.m10r), m11 = Vector(repeating: m.m11r)
-    var i0 = start
-    while i0 < start + count {
-        let i1 = i0 + stride
-        let ar = load(re, i0), ai = load(im, i0), br = load(re, i1), bi = load(im, i1)
-        store(re, i0, m00 * ar + m01 * br)
-        store(im, i0, m00 * ai + m01 * bi)
-        store(re, i1, m10 * ar + m11 * br)
-        store(im, i1, m10 * ai + m11 * bi)
-        i0 += 4
+    var index = 0
+    while index < count {
+        let ar = load(re0, index), ai = load(im0, index), br = load(re1, index), bi = load(im1, index)
+        store(re0, index, m00 * ar + m01 * br)
+        store(im0, index, m00 * ai + m01 * bi)
+        store(re1, index, m10 * ar + m11 * br)
+        store(im1, index, m10 * ai + m11 * bi)
+        index += 4
     }
 }
 
 /// Target qubit 0: the pair partners are neighbours, so vectors are regrouped into "first of
 /// pair" and "second of pair" lanes before the arithmetic.
-private func matrix1OnBitZero(_ block: AmplitudeBlock, _ m: Matrix2) {
-    let re = block.real, im = block.imaginary
-    guard block.count >= 8 else {
+private func matrix1OnBitZero(_ re: UnsafeMutablePointer<Double>, _ im: UnsafeMutablePointer<Double>, count: Int, _ m: Matrix2) {
+    guard count >= 8 else {
         var i0 = 0
-        while i0 < block.count {
-            matrix1Run(re, im, from: i0, count: 1, stride: 1, m)
+        while i0 < count {
+            matrix1Run(re + i0, im + i0, re + i0 + 1, im + i0 + 1, count: 1, m)
             i0 += 2
         }
         return
@@ -127,7 +150,7 @@ private func matrix1OnBitZero(_ block: AmplitudeBlock, _ m: Matrix2) {
     let m10r = Vector(repeating: m.m10r), m10i = Vector(repeating: m.m10i)
     let m11r = Vector(repeating: m.m11r), m11i = Vector(repeating: m.m11i)
     var index = 0
-    while index < block.count {
+    while index < count {
         let r0 = load(re, index), r1 = load(re, index + 4), j0 = load(im, index), j1 = load(im, index + 4)
         let ar = Vector(r0[0], r0[2], r1[0], r1[2]), br = Vector(r0[1], r0[3], r1[1], r1[3])
         let ai = Vector(j0[0], j0[2], j1[0], j1[2]), bi = Vector(j0[1], j0[3], j1[1], j1[3])
@@ -144,12 +167,11 @@ private func matrix1OnBitZero(_ block: AmplitudeBlock, _ m: Matrix2) {
 }
 
 /// Target qubit 1: partners are two apart, so each vector holds two pairs' first halves.
-private func matrix1OnBitOne(_ block: AmplitudeBlock, _ m: Matrix2) {
-    let re = block.real, im = block.imaginary
-    guard block.count >= 8 else {
+private func matrix1OnBitOne(_ re: UnsafeMutablePointer<Double>, _ im: UnsafeMutablePointer<Double>, count: Int, _ m: Matrix2) {
+    guard count >= 8 else {
         var base = 0
-        while base < block.count {
-            matrix1Run(re, im, from: base, count: 2, stride: 2, m)
+        while base < count {
+            matrix1Run(re + base, im + base, re + base + 2, im + base + 2, count: 2, m)
             base += 4
         }
         return
@@ -159,7 +181,7 @@ private func matrix1OnBitOne(_ block: AmplitudeBlock, _ m: Matrix2) {
     let m10r = Vector(repeating: m.m10r), m10i = Vector(repeating: m.m10i)
     let m11r = Vector(repeating: m.m11r), m11i = Vector(repeating: m.m11i)
     var index = 0
-    while index < block.count {
+    while index < count {
         let r0 = load(re, index), r1 = load(re, index + 4), j0 = load(im, index), j1 = load(im, index + 4)
         let ar = Vector(r0[0], r0[1], r1[0], r1[1]), br = Vector(r0[2], r0[3], r1[2], r1[3])
         let ai = Vector(j0[0], j0[1], j1[0], j1[1]), bi = Vector(j0[2], j0[3], j1[2], j1[3])
@@ -175,65 +197,112 @@ private func matrix1OnBitOne(_ block: AmplitudeBlock, _ m: Matrix2) {
     }
 }
 
+/// Target qubit 2: each group of eight holds four pairs, partners four apart.
+private func matrix1OnBitTwo(_ re: UnsafeMutablePointer<Double>, _ im: UnsafeMutablePointer<Double>, count: Int, _ m: Matrix2) {
+    let m00r = Vector(repeating: m.m00r), m00i = Vector(repeating: m.m00i)
+    let m01r = Vector(repeating: m.m01r), m01i = Vector(repeating: m.m01i)
+    let m10r = Vector(repeating: m.m10r), m10i = Vector(repeating: m.m10i)
+    let m11r = Vector(repeating: m.m11r), m11i = Vector(repeating: m.m11i)
+    var index = 0
+    while index < count {
+        let ar = load(re, index), ai = load(im, index), br = load(re, index + 4), bi = load(im, index + 4)
+        store(re, index, m00r * ar - m00i * ai + m01r * br - m01i * bi)
+        store(im, index, m00r * ai + m00i * ar + m01r * bi + m01i * br)
+        store(re, index + 4, m10r * ar - m10i * ai + m11r * br - m11i * bi)
+        store(im, index + 4, m10r * ai + m10i * ar + m11r * bi + m11i * br)
+        index += 8
+    }
+}
+
 /// Applies a 2×2 matrix to local qubit `target` on the indices whose control bits are all 1.
 ///
 /// `fixedPositions` is the ascending list of the control positions and the target.
 func applyMatrix1(_ block: AmplitudeBlock, target: Int, fixedPositions: [Int], controlMask: Int, _ m: Matrix2) {
-    let re = block.real, im = block.imaginary
     let stride = 1 << target
-    if controlMask == 0 {
-        if target == 0 { return matrix1OnBitZero(block, m) }
-        if target == 1 { return matrix1OnBitOne(block, m) }
-        let isReal = m.isReal
-        var base = 0
-        while base < block.count {
-            if isReal {
-                realMatrix1Run(re, im, from: base, count: stride, stride: stride, m)
-            } else {
-                matrix1Run(re, im, from: base, count: stride, stride: stride, m)
+    if controlMask == 0 && target < 3 && block.chunkBits >= 3 {
+        for chunk in 0 ..< block.chunkCount {
+            let (re, im) = block.chunk(chunk)
+            switch target {
+            case 0: matrix1OnBitZero(re, im, count: block.chunkSize, m)
+            case 1: matrix1OnBitOne(re, im, count: block.chunkSize, m)
+            default: matrix1OnBitTwo(re, im, count: block.chunkSize, m)
             }
-            base += 2 * stride
         }
         return
     }
+    let isReal = m.isReal
     fixedPositions.withUnsafeBufferPointer { positions in
-        let runLength = 1 << positions[0]
-        forEachRun(qubitCount: block.qubitCount, fixedPositions: positions, setMask: controlMask) { start in
-            matrix1Run(re, im, from: start, count: runLength, stride: stride, m)
+        forEachRun(block, fixedPositions: positions, setMask: controlMask) { start, length in
+            let re0 = block.real(start), im0 = block.imaginary(start)
+            let re1 = block.real(start + stride), im1 = block.imaginary(start + stride)
+            if isReal && length >= 4 {
+                realMatrix1Run(re0, im0, re1, im1, count: length, m)
+            } else {
+                matrix1Run(re0, im0, re1, im1, count: length, m)
+            }
         }
     }
 }
 
 @inline(__always)
-private func swapRun(_ re: UnsafeMutablePointer<Double>, _ im: UnsafeMutablePointer<Double>,
-                     from start: Int, count: Int, stride: Int) {
+private func swapRun(_ re0: UnsafeMutablePointer<Double>, _ im0: UnsafeMutablePointer<Double>,
+                     _ re1: UnsafeMutablePointer<Double>, _ im1: UnsafeMutablePointer<Double>, count: Int) {
     if count >= 4 {
-        var i0 = start
-        while i0 < start + count {
-            let i1 = i0 + stride
-            let ar = load(re, i0), ai = load(im, i0)
-            store(re, i0, load(re, i1)); store(im, i0, load(im, i1))
-            store(re, i1, ar); store(im, i1, ai)
-            i0 += 4
+        var index = 0
+        while index < count {
+            let ar = load(re0, index), ai = load(im0, index)
+            store(re0, index, load(re1, index)); store(im0, index, load(im1, index))
+            store(re1, index, ar); store(im1, index, ai)
+            index += 4
         }
         return
     }
-    for i0 in start ..< start + count {
-        let i1 = i0 + stride
-        let ar = re[i0], ai = im[i0]
-        re[i0] = re[i1]; im[i0] = im[i1]
-        re[i1] = ar; im[i1] = ai
+    for index in 0 ..< count {
+        let ar = re0[index], ai = im0[index]
+        re0[index] = re1[index]; im0[index] = im1[index]
+        re1[index] = ar; im1[index] = ai
+    }
+}
+
+/// Exchanges neighbouring amplitudes (X on qubit 0) or neighbouring pairs (X on qubit 1) in
+/// place with lane shuffles, four amplitudes at a time.
+private func swapWithinVectors(_ re: UnsafeMutablePointer<Double>, _ im: UnsafeMutablePointer<Double>, count: Int, target: Int) {
+    var index = 0
+    while index < count {
+        let r = load(re, index), j = load(im, index)
+        if target == 0 {
+            store(re, index, Vector(r[1], r[0], r[3], r[2]))
+            store(im, index, Vector(j[1], j[0], j[3], j[2]))
+        } else {
+            store(re, index, Vector(r[2], r[3], r[0], r[1]))
+            store(im, index, Vector(j[2], j[3], j[0], j[1]))
+        }
+        index += 4
     }
 }
 
 /// Applies X to local qubit `target` where the control bits are 1: a pure exchange of amplitudes.
 func applyPauliX(_ block: AmplitudeBlock, target: Int, fixedPositions: [Int], controlMask: Int) {
-    let re = block.real, im = block.imaginary
     let stride = 1 << target
+    if controlMask == 0 && target < block.chunkBits && block.chunkBits >= 2 {
+        for chunk in 0 ..< block.chunkCount {
+            let (re, im) = block.chunk(chunk)
+            if target < 2 {
+                swapWithinVectors(re, im, count: block.chunkSize, target: target)
+                continue
+            }
+            var base = 0
+            while base < block.chunkSize {
+                swapRun(re + base, im + base, re + base + stride, im + base + stride, count: stride)
+                base += 2 * stride
+            }
+        }
+        return
+    }
     fixedPositions.withUnsafeBufferPointer { positions in
-        let runLength = 1 << positions[0]
-        forEachRun(qubitCount: block.qubitCount, fixedPositions: positions, setMask: controlMask) { start in
-            swapRun(re, im, from: start, count: runLength, stride: stride)
+        forEachRun(block, fixedPositions: positions, setMask: controlMask) { start, length in
+            swapRun(block.real(start), block.imaginary(start), block.real(start + stride), block.imaginary(start + stride),
+                    count: length)
         }
     }
 }
@@ -247,27 +316,34 @@ func applyPauliX(_ block: AmplitudeBlock, target: Int, fixedPositions: [Int], co
 /// common case of two-qubit blocks on qubits above 1.
 func applyMatrixK(_ block: AmplitudeBlock, targets: [Int], fixedPositions: [Int], controlMask: Int,
                   _ matrix: UnsafeBufferPointer<Double>, scratch: UnsafeMutablePointer<Double>) {
-    let re = block.real, im = block.imaginary
     let dimension = 1 << targets.count
-    let intOffsets = UnsafeMutablePointer<Int>.allocate(capacity: dimension)
-    defer { intOffsets.deallocate() }
+    let offsets = UnsafeMutablePointer<Int>.allocate(capacity: dimension)
+    let realPointers = UnsafeMutablePointer<UnsafeMutablePointer<Double>>.allocate(capacity: dimension)
+    let imaginaryPointers = UnsafeMutablePointer<UnsafeMutablePointer<Double>>.allocate(capacity: dimension)
+    defer {
+        offsets.deallocate()
+        realPointers.deallocate()
+        imaginaryPointers.deallocate()
+    }
     for index in 0 ..< dimension {
         var offset = 0
         for (bit, target) in targets.enumerated() where index & (1 << bit) != 0 { offset |= 1 << target }
-        intOffsets[index] = offset
+        offsets[index] = offset
     }
     // The scratch holds the gathered inputs: 4 lanes per matrix column, real then imaginary.
     let inputReal = scratch, inputImaginary = scratch + dimension * 4
     fixedPositions.withUnsafeBufferPointer { positions in
-        let runLength = 1 << positions[0]
-        forEachRun(qubitCount: block.qubitCount, fixedPositions: positions, setMask: controlMask) { start in
-            if runLength >= 4 {
-                var base = start
-                while base < start + runLength {
+        forEachRun(block, fixedPositions: positions, setMask: controlMask) { start, length in
+            for index in 0 ..< dimension {
+                realPointers[index] = block.real(start + offsets[index])
+                imaginaryPointers[index] = block.imaginary(start + offsets[index])
+            }
+            if length >= 4 {
+                var position = 0
+                while position < length {
                     for index in 0 ..< dimension {
-                        let address = base + intOffsets[index]
-                        UnsafeMutableRawPointer(inputReal + 4 * index).storeBytes(of: load(re, address), as: Vector.self)
-                        UnsafeMutableRawPointer(inputImaginary + 4 * index).storeBytes(of: load(im, address), as: Vector.self)
+                        UnsafeMutableRawPointer(inputReal + 4 * index).storeBytes(of: load(realPointers[index], position), as: Vector.self)
+                        UnsafeMutableRawPointer(inputImaginary + 4 * index).storeBytes(of: load(imaginaryPointers[index], position), as: Vector.self)
                     }
                     for row in 0 ..< dimension {
                         var sumReal = Vector(), sumImaginary = Vector()
@@ -279,17 +355,17 @@ func applyMatrixK(_ block: AmplitudeBlock, targets: [Int], fixedPositions: [Int]
                             sumReal += mr * xr - mi * xi
                             sumImaginary += mr * xi + mi * xr
                         }
-                        store(re, base + intOffsets[row], sumReal)
-                        store(im, base + intOffsets[row], sumImaginary)
+                        store(realPointers[row], position, sumReal)
+                        store(imaginaryPointers[row], position, sumImaginary)
                     }
-                    base += 4
+                    position += 4
                 }
                 return
             }
-            for base in start ..< start + runLength {
+            for position in 0 ..< length {
                 for index in 0 ..< dimension {
-                    inputReal[index] = re[base + intOffsets[index]]
-                    inputImaginary[index] = im[base + intOffsets[index]]
+                    inputReal[index] = realPointers[index][position]
+                    inputImaginary[index] = imaginaryPointers[index][position]
                 }
                 for row in 0 ..< dimension {
                     var sumReal = 0.0, sumImaginary = 0.0
@@ -299,8 +375,8 @@ func applyMatrixK(_ block: AmplitudeBlock, targets: [Int], fixedPositions: [Int]
                         sumReal += mr * inputReal[column] - mi * inputImaginary[column]
                         sumImaginary += mr * inputImaginary[column] + mi * inputReal[column]
                     }
-                    re[base + intOffsets[row]] = sumReal
-                    im[base + intOffsets[row]] = sumImaginary
+                    realPointers[row][position] = sumReal
+                    imaginaryPointers[row][position] = sumImaginary
                 }
             }
         }
@@ -357,36 +433,51 @@ func multiplyRunByTable(_ re: UnsafeMutablePointer<Double>, _ im: UnsafeMutableP
 
 /// Multiplies every amplitude by `w`.
 func scaleBlock(_ block: AmplitudeBlock, by w: Complex) {
-    multiplyRun(block.real, block.imaginary, from: 0, count: block.count, by: w)
+    for chunk in 0 ..< block.chunkCount {
+        let (re, im) = block.chunk(chunk)
+        multiplyRun(re, im, from: 0, count: block.chunkSize, by: w)
+    }
 }
 
 /// Multiplies amplitudes with local bit `bit` clear by `whenZero` and set by `whenOne`; a factor of
 /// exactly 1 is skipped, which makes a controlled phase touch only half the block.
 func applyDiagonal1(_ block: AmplitudeBlock, bit: Int, whenZero: Complex, whenOne: Complex) {
-    let re = block.real, im = block.imaginary
-    let stride = 1 << bit
-    let skipZero = whenZero == .one, skipOne = whenOne == .one
-    var base = 0
-    while base < block.count {
-        if !skipZero { multiplyRun(re, im, from: base, count: stride, by: whenZero) }
-        if !skipOne { multiplyRun(re, im, from: base + stride, count: stride, by: whenOne) }
-        base += 2 * stride
+    if bit >= 2 && bit < block.chunkBits {
+        let stride = 1 << bit
+        for chunk in 0 ..< block.chunkCount {
+            let (re, im) = block.chunk(chunk)
+            var base = 0
+            while base < block.chunkSize {
+                if whenZero != .one { multiplyRun(re + base, im + base, from: 0, count: stride, by: whenZero) }
+                if whenOne != .one { multiplyRun(re + base + stride, im + base + stride, from: 0, count: stride, by: whenOne) }
+                base += 2 * stride
+            }
+        }
+        return
+    }
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: 1) { positions in
+        positions[0] = bit
+        let fixed = UnsafeBufferPointer(positions)
+        if whenZero != .one {
+            forEachRun(block, fixedPositions: fixed, setMask: 0) { start, length in
+                multiplyRun(block.real(start), block.imaginary(start), from: 0, count: length, by: whenZero)
+            }
+        }
+        if whenOne != .one {
+            forEachRun(block, fixedPositions: fixed, setMask: 1 << bit) { start, length in
+                multiplyRun(block.real(start), block.imaginary(start), from: 0, count: length, by: whenOne)
+            }
+        }
     }
 }
 
 /// Multiplies the amplitudes whose local bits `first` and `second` are both set by `w`.
 func applyPairPhase(_ block: AmplitudeBlock, _ first: Int, _ second: Int, _ w: Complex) {
-    let re = block.real, im = block.imaginary
-    let low = min(first, second), high = max(first, second)
-    let lowStride = 1 << low, highStride = 1 << high
-    // Indices with both bits set: blocks of `highStride` at odd multiples, runs of `lowStride` inside.
-    var outer = highStride
-    while outer < block.count {
-        var inner = outer + lowStride
-        while inner < outer + highStride {
-            multiplyRun(re, im, from: inner, count: lowStride, by: w)
-            inner += 2 * lowStride
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: 2) { positions in
+        positions[0] = min(first, second)
+        positions[1] = max(first, second)
+        forEachRun(block, fixedPositions: UnsafeBufferPointer(positions), setMask: (1 << first) | (1 << second)) { start, length in
+            multiplyRun(block.real(start), block.imaginary(start), from: 0, count: length, by: w)
         }
-        outer += 2 * highStride
     }
 }

@@ -59,8 +59,6 @@ private struct CompiledPass: Sendable {
         }
     }
 
-    var isInPlace: Bool { highQubits.isEmpty }
-
     /// The global index of the tile's first amplitude: the tile number's bits spread over the outer qubits.
     func tileBase(_ tile: Int) -> Int {
         var base = 0
@@ -77,21 +75,22 @@ private struct CompiledPass: Sendable {
 
 /// Buffers owned by one worker thread for the duration of a run.
 private final class WorkerScratch {
-    let tileReal: UnsafeMutablePointer<Double>
-    let tileImaginary: UnsafeMutablePointer<Double>
+    let chunkReal: UnsafeMutablePointer<UnsafeMutablePointer<Double>>
+    let chunkImaginary: UnsafeMutablePointer<UnsafeMutablePointer<Double>>
     let matrixScratch: UnsafeMutablePointer<Double>
     let phases: PhaseScratch
 
     init(tileQubits: Int) {
-        tileReal = .allocate(capacity: 1 << tileQubits)
-        tileImaginary = .allocate(capacity: 1 << tileQubits)
+        let maximumChunks = 1 << max(0, tileQubits - UnitaryPlan.minimumLowBits)
+        chunkReal = .allocate(capacity: maximumChunks)
+        chunkImaginary = .allocate(capacity: maximumChunks)
         matrixScratch = .allocate(capacity: 8 * 32)
         phases = PhaseScratch(maxQubits: tileQubits)
     }
 
     deinit {
-        tileReal.deallocate()
-        tileImaginary.deallocate()
+        chunkReal.deallocate()
+        chunkImaginary.deallocate()
         matrixScratch.deallocate()
     }
 }
@@ -156,19 +155,13 @@ final class PassExecutor: @unchecked Sendable {
 
     private func process(tile: Int, of pass: CompiledPass, scratch: WorkerScratch) {
         let base = pass.tileBase(tile)
-        let block: AmplitudeBlock
-        let runLength = 1 << pass.lowBits
-        let highCount = 1 << pass.highQubits.count
-        if pass.isInPlace {
-            block = AmplitudeBlock(real: state.real + base, imaginary: state.imaginary + base, qubitCount: pass.tileQubits)
-        } else {
-            block = AmplitudeBlock(real: scratch.tileReal, imaginary: scratch.tileImaginary, qubitCount: pass.tileQubits)
-            for index in 0 ..< highCount {
-                let source = base | pass.highOffset(index)
-                (block.real + index * runLength).update(from: state.real + source, count: runLength)
-                (block.imaginary + index * runLength).update(from: state.imaginary + source, count: runLength)
-            }
+        for chunk in 0 ..< 1 << pass.highQubits.count {
+            let offset = base | pass.highOffset(chunk)
+            scratch.chunkReal[chunk] = state.real + offset
+            scratch.chunkImaginary[chunk] = state.imaginary + offset
         }
+        let block = AmplitudeBlock(chunkReal: scratch.chunkReal, chunkImaginary: scratch.chunkImaginary,
+                                   chunkBits: pass.lowBits, qubitCount: pass.tileQubits)
         for step in pass.steps {
             switch step {
             case .pauliX(let target, let fixed, let localControls, let outerControls):
@@ -185,13 +178,6 @@ final class PassExecutor: @unchecked Sendable {
                 }
             case .phases(let phases):
                 applyPhases(phases, to: block, tileBase: base, scratch: scratch.phases)
-            }
-        }
-        if !pass.isInPlace {
-            for index in 0 ..< highCount {
-                let destination = base | pass.highOffset(index)
-                (state.real + destination).update(from: block.real + index * runLength, count: runLength)
-                (state.imaginary + destination).update(from: block.imaginary + index * runLength, count: runLength)
             }
         }
     }

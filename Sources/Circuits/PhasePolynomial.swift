@@ -89,7 +89,7 @@ struct CompiledPhases: Sendable {
 
     /// The estimated cost, in full passes of one complex multiplication per amplitude.
     var estimatedCost: Double {
-        min(2.5, (constant == 0 ? 0 : 1) + 0.5 * Double(linear.count) + 0.25 * Double(quadratic.count))
+        min(1.5, (constant == 0 ? 0 : 1) + 0.5 * Double(linear.count) + 0.25 * Double(quadratic.count))
     }
 }
 
@@ -274,7 +274,7 @@ private func sweepPhases(_ block: AmplitudeBlock, constant: Double, scratch: Pha
             multiplyRunByTable(tableReal, tableImaginary, from: 0, count: innerCount,
                                tableReal: scratch.innerReal, tableImaginary: scratch.innerImaginary)
         }
-        multiplyRunByTable(block.real, block.imaginary, from: outerIndex, count: innerCount,
+        multiplyRunByTable(block.real(outerIndex), block.imaginary(outerIndex), from: 0, count: innerCount,
                            tableReal: tableReal, tableImaginary: tableImaginary)
     }
 }

@@ -79,12 +79,27 @@ struct SimulationProgram {
         let physical: [Int]
         let passes: Int
         let threads: Int
+        let allocationSeconds: Double
     }
 
-    private func allocateState(_ options: SimulationOptions) throws -> StateVector {
+    /// What a run reports besides its counts.
+    struct RunFacts {
+        var counts: [String: Int]
+        var method: SamplingMethod
+        var passes: Int
+        var threads: Int
+        var allocationSeconds: Double
+    }
+
+    /// Allocates a zeroed state and adds the time it took (mostly the kernel faulting pages in) to `seconds`.
+    private func allocateState(adding seconds: inout Double) throws -> StateVector {
+        let clock = ContinuousClock()
+        let start = clock.now
         guard let state = StateVector(qubitCount: circuit.qubitCount) else {
             throw SimulationError.outOfMemory(bytes: (1 << circuit.qubitCount) * 16)
         }
+        let elapsed = clock.now - start
+        seconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return state
     }
 
@@ -96,10 +111,12 @@ struct SimulationProgram {
         }
         fuser.finish()
         let plan = UnitaryPlan(qubitCount: circuit.qubitCount, operations: fuser.operations, finalPhysical: fuser.physical)
-        let state = try allocateState(options)
+        var allocationSeconds = 0.0
+        let state = try allocateState(adding: &allocationSeconds)
         let executor = PassExecutor(state: state, threads: options.threads, shouldStop: options.shouldStop)
         try executor.run(plan)
-        return FinalState(state: state, physical: fuser.physical, passes: executor.passesExecuted, threads: executor.threads)
+        return FinalState(state: state, physical: fuser.physical, passes: executor.passesExecuted, threads: executor.threads,
+                          allocationSeconds: allocationSeconds)
     }
 
     /// For each clbit, the logical qubit whose measurement it holds last (nil: never written, reads 0).
@@ -111,7 +128,7 @@ struct SimulationProgram {
         return sources
     }
 
-    func run(shots: Int, seed: UInt64, options: SimulationOptions) throws -> ([String: Int], SamplingMethod, passes: Int, threads: Int) {
+    func run(shots: Int, seed: UInt64, options: SimulationOptions) throws -> RunFacts {
         guard midCircuitReason == nil else { return try runShotByShot(shots: shots, seed: seed, options: options) }
         let final = try simulateGates(options)
         if options.shouldStop?() == true { throw ExecutionStopped() }
@@ -124,7 +141,8 @@ struct SimulationProgram {
             let key = formatter.key { clbit in sources[clbit].map { index & (1 << $0) != 0 } ?? false }
             counts[key, default: 0] += count
         }
-        return (counts, .finalState, final.passes, final.threads)
+        return RunFacts(counts: counts, method: .finalState, passes: final.passes, threads: final.threads,
+                        allocationSeconds: final.allocationSeconds)
     }
 
     func exactDistribution(options: SimulationOptions, cutoff: Double) throws -> [OutcomeDistribution.Outcome] {
@@ -237,13 +255,14 @@ struct SimulationProgram {
         return (steps, terminal)
     }
 
-    private func runShotByShot(shots: Int, seed: UInt64, options: SimulationOptions) throws -> ([String: Int], SamplingMethod, passes: Int, threads: Int) {
+    private func runShotByShot(shots: Int, seed: UInt64, options: SimulationOptions) throws -> RunFacts {
         let (steps, terminal) = buildSteps()
         let prefixLength = steps.prefix { if case .unitary = $0 { return true } else { return false } }.count
-        let prefixState = try allocateState(options)
+        var allocationSeconds = 0.0
+        let prefixState = try allocateState(adding: &allocationSeconds)
         let prefixExecutor = PassExecutor(state: prefixState, threads: options.threads, shouldStop: options.shouldStop)
         for case .unitary(let plan) in steps[..<prefixLength] { try prefixExecutor.run(plan) }
-        let work = try allocateState(options)
+        let work = try allocateState(adding: &allocationSeconds)
         let executor = PassExecutor(state: work, threads: options.threads, shouldStop: options.shouldStop)
         let reductions = StateReductions(state: work, threads: executor.threads)
         let formatter = OutcomeFormatter(circuit: circuit)
@@ -300,6 +319,7 @@ struct SimulationProgram {
             }
             counts[formatter.key { clbits[$0] }, default: 0] += 1
         }
-        return (counts, .shotByShot, prefixExecutor.passesExecuted + executor.passesExecuted, executor.threads)
+        return RunFacts(counts: counts, method: .shotByShot, passes: prefixExecutor.passesExecuted + executor.passesExecuted,
+                        threads: executor.threads, allocationSeconds: allocationSeconds)
     }
 }

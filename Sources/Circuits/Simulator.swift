@@ -51,6 +51,9 @@ public struct SimulationResult: Sendable {
     /// Passes over the full state made by the gate kernels (fused gate groups executed), the
     /// figure behind the memory-bandwidth bound.
     public var passes: Int
+    /// Part of `seconds` spent obtaining zeroed memory for the state (the kernel faulting pages
+    /// in): about 0.05–0.5 s per GiB here, and not something the gate kernels can speed up.
+    public var allocationSeconds: Double
 }
 
 /// The exact outcome distribution of a circuit whose measurements all come at the end.
@@ -136,9 +139,10 @@ public struct Simulator: Sendable {
         let start = clock.now
         let program = SimulationProgram(circuit)
         do {
-            let (counts, method, passes, threads) = try program.run(shots: shots, seed: seed, options: options)
-            return SimulationResult(counts: counts, seconds: Self.seconds(since: start, clock), method: method, shots: shots,
-                                    seed: seed, qubits: circuit.qubitCount, threads: threads, passes: passes)
+            let facts = try program.run(shots: shots, seed: seed, options: options)
+            return SimulationResult(counts: facts.counts, seconds: Self.seconds(since: start, clock), method: facts.method,
+                                    shots: shots, seed: seed, qubits: circuit.qubitCount, threads: facts.threads,
+                                    passes: facts.passes, allocationSeconds: facts.allocationSeconds)
         } catch let error as SimulationError {
             throw error
         } catch {

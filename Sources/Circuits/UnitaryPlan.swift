@@ -23,10 +23,10 @@ struct UnitaryPlan: Sendable {
     static let defaultTileQubits = 14
     /// The smallest contiguous run gathered into a tile, as log2 of amplitudes (2 KiB per array).
     static let minimumLowBits = 8
-    /// Work allowed in one pass, in units of a dense single-qubit gate over the state. A dense gate
-    /// costs about as much as streaming the state once, so a budget of two keeps each pass within
-    /// about three memory passes of time while still sharing a pass among cheap operations.
-    static let passBudget = 2.0
+    /// Work allowed in one pass, in units of a dense single-qubit gate over the state. Without AVX
+    /// such a gate costs about 1.3 times streaming the state once, so this budget keeps a pass
+    /// within about three memory passes of time while cheap operations still share passes.
+    static let passBudget = 1.6
 
     init(qubitCount: Int, operations: [FusedOperation], finalPhysical: [Int], tileQubits: Int = defaultTileQubits) {
         self.qubitCount = qubitCount

@@ -72,6 +72,7 @@ struct RunCommand: ParsableCommand {
                 print(Self.jsonObject([
                     ("counts", Self.jsonObject(counts)),
                     ("seconds", "\(result.seconds)"),
+                    ("allocation_seconds", "\(result.allocationSeconds)"),
                     ("parse_seconds", "\(parseSeconds)"),
                     ("method", Self.jsonString(result.method.rawValue)),
                     ("shots", "\(result.shots)"),
