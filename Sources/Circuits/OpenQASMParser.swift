@@ -66,6 +66,25 @@ struct OpenQASMParser {
         return circuit
     }
 
+    /// The gate definitions of a library text (gate statements only), with callees by name.
+    ///
+    /// Used to read the built-in `qelib1.inc`; the text is part of the library, so it always parses.
+    static func definitions(in library: String) -> [(name: String, body: [(name: String, arguments: [ParameterExpression], qubits: [Int])])] {
+        var parser = OpenQASMParser(source: library, limits: ParseLimits())
+        _ = try? parser.parse()
+        precondition(parser.diagnostics.isEmpty, "built-in library does not parse: \(parser.diagnostics)")
+        return parser.definitions.map { definition in
+            let body = definition.body.compactMap { statement -> (name: String, arguments: [ParameterExpression], qubits: [Int])? in
+                guard case .call(let callee, let arguments, let qubits, _, _) = statement else { return nil }
+                switch callee {
+                case .standard(let gate): return (gate.name, arguments, qubits)
+                case .user(let index): return (parser.definitions[index].name, arguments, qubits)
+                }
+            }
+            return (definition.name, body)
+        }
+    }
+
     // MARK: - Token helpers
 
     private mutating func advance() {
