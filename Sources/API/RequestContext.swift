@@ -21,16 +21,24 @@ public final class RequestContext {
     /// The matched route's pattern, for logs and audit rows (nil when no route matched).
     public var routePattern: String?
 
-    public init(requestID: String, connection: Connection, config: Configuration) {
+    /// The serving thread's request log, or nil when `log-requests` is off.
+    let log: RequestLogBuffer?
+
+    public convenience init(requestID: String, connection: Connection, config: Configuration) {
+        self.init(requestID: requestID, connection: connection, config: config, log: nil)
+    }
+
+    init(requestID: String, connection: Connection, config: Configuration, log: RequestLogBuffer?) {
         self.requestID = requestID
         self.connection = connection
         self.config = config
+        self.log = log
         self.receivedAt = SystemClock.now()
         self.startedNanoseconds = SystemClock.monotonicNanoseconds()
     }
 
-    /// Milliseconds since the request arrived.
-    public var elapsedMilliseconds: Double {
-        Double(SystemClock.monotonicNanoseconds() - startedNanoseconds) / 1_000_000
+    /// Microseconds since the request arrived.
+    public var elapsedMicroseconds: Int64 {
+        Int64((SystemClock.monotonicNanoseconds() - startedNanoseconds) / 1000)
     }
 }

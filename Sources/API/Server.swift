@@ -13,8 +13,6 @@ public enum Server {
     /// Signals that ask for a graceful stop: spawn-fcgi/multiwatch and systemd use TERM (multiwatch `-s`), a
     /// terminal INT; the process also raises TERM itself when it reaches `max-requests`.
     private static let stopSignals = [SIGTERM, SIGINT, SIGHUP, SIGUSR1]
-    /// Delivered to the thread blocked in `accept()` to make it return; its handler does nothing.
-    private static let wakeSignal = SIGUSR2
 
     /// Runs until stopped and returns the process exit status.
     public static func run(config: Configuration) -> Int32 {
@@ -27,7 +25,6 @@ public enum Server {
         }
         signal(SIGPIPE, SIG_IGN)
         raiseOpenFileLimit()
-        installWakeHandler()
         var stopSet = sigset_t()
         sigemptyset(&stopSet)
         for signal in stopSignals { sigaddset(&stopSet, signal) }
@@ -40,7 +37,6 @@ public enum Server {
         for _ in 0..<config.workerThreads {
             let worker = Worker(app: app, listener: listener, config: config, lifecycle: lifecycle)
             var thread = pthread_t()
-            lifecycle.workerStarted()
             let created = pthread_create(&thread, nil, workerThreadEntry, Unmanaged.passRetained(worker).toOpaque())
             guard created == 0 else {
                 Log.message(.error, "cannot start a worker thread (error \(created))")
@@ -52,10 +48,6 @@ public enum Server {
 
         waitForStop(stopSet: stopSet, config: config, lifecycle: lifecycle, listener: listener)
         listener.stop()
-        while lifecycle.liveWorkers > 0 {
-            listener.interruptAccept(with: wakeSignal)
-            usleep(2_000)
-        }
         for thread in threads { pthread_join(thread, nil) }
         Log.message(.info, "responder stopped", [("pid", .int(Int64(getpid()))), ("served", .int(Int64(lifecycle.served)))])
         return 0
@@ -83,23 +75,14 @@ public enum Server {
             setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         }
     }
-
-    private static func installWakeHandler() {
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in }
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
-        sigaction(wakeSignal, &action, nil)
-    }
 }
 
-/// Counters the worker threads share with the main thread: requests served and in flight, last activity, and
-/// live workers. Reaching `max-requests` stops the listener and asks the main thread to finish.
+/// Counters the worker threads share with the main thread: requests served and in flight, and last activity.
+/// Reaching `max-requests` stops the listener and asks the main thread to finish.
 final class Lifecycle: Sendable {
     private let servedCount = Atomic<Int>(0)
     private let inFlightCount = Atomic<Int>(0)
     private let lastActivityNanoseconds = Atomic<UInt64>(SystemClock.monotonicNanoseconds())
-    private let liveWorkerCount = Atomic<Int>(0)
     private let maxRequests: Int
     private let listener: Listener
 
@@ -111,10 +94,6 @@ final class Lifecycle: Sendable {
     var served: Int { servedCount.load(ordering: .relaxed) }
     var inFlight: Int { inFlightCount.load(ordering: .relaxed) }
     var lastActivity: UInt64 { lastActivityNanoseconds.load(ordering: .relaxed) }
-    var liveWorkers: Int { liveWorkerCount.load(ordering: .acquiring) }
-
-    func workerStarted() { liveWorkerCount.add(1, ordering: .relaxed) }
-    func workerStopped() { liveWorkerCount.subtract(1, ordering: .releasing) }
 
     func requestStarted() {
         inFlightCount.add(1, ordering: .relaxed)

@@ -25,18 +25,26 @@ final class Worker {
     /// Serves requests until the listener stops, then closes the connection.
     func run() {
         let connection = Connection(conninfo: config.connectionString(applicationName: "switchyard-fcgi"))
+        let log = config.logRequests ? RequestLogBuffer() : nil
         let slot = FastCGIRequest()
-        while listener.accept(into: slot) {
-            lifecycle.requestStarted()
-            serve(slot, connection: connection)
-            slot.finish()
-            lifecycle.requestFinished()
+        accepting: while true {
+            switch listener.accept(into: slot) {
+            case .request:
+                lifecycle.requestStarted()
+                serve(slot, connection: connection, log: log)
+                slot.finish()
+                lifecycle.requestFinished()
+            case .idle:
+                log?.flush()
+            case .stopped:
+                break accepting
+            }
         }
+        log?.flush()
         connection.close()
-        lifecycle.workerStopped()
     }
 
-    private func serve(_ slot: FastCGIRequest, connection: Connection) {
+    private func serve(_ slot: FastCGIRequest, connection: Connection, log: RequestLogBuffer?) {
         var request: Request
         switch slot.readBody(limit: config.maxBodyBytes) {
         case .complete(let body):
@@ -48,7 +56,7 @@ final class Worker {
         if request.requestID.isEmpty {
             request.requestID = Self.localRequestID()
         }
-        let context = RequestContext(requestID: request.requestID, connection: connection, config: config)
+        let context = RequestContext(requestID: request.requestID, connection: connection, config: config, log: log)
         let response = app.respond(to: request, context: context)
         do {
             try ResponseWriter.send(response, to: slot)

@@ -9,12 +9,11 @@ import Glibc
 public final class FastCGIRequest: @unchecked Sendable {
     private let raw: UnsafeMutablePointer<FCGX_Request>
 
-    /// A slot that accepts on `listenSocket` (fd 0, the socket spawn-fcgi passes). An interrupted accept fails
-    /// instead of retrying, so a signal can stop a thread that waits in `accept()`.
+    /// A slot that accepts on `listenSocket` (fd 0, the socket spawn-fcgi passes).
     public init(listenSocket: Int32 = 0) {
         raw = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         raw.initialize(to: FCGX_Request())
-        FCGX_InitRequest(raw, listenSocket, Int32(FCGI_FAIL_ACCEPT_ON_INTR))
+        FCGX_InitRequest(raw, listenSocket, 0)
     }
 
     deinit {
@@ -23,19 +22,28 @@ public final class FastCGIRequest: @unchecked Sendable {
         raw.deallocate()
     }
 
-    /// Waits for the next request on the listening socket. Returns false when accept failed or was interrupted.
+    /// Waits for the next request on the listening socket. Returns false when accept failed or timed out.
     func accept() -> Bool {
         FCGX_Accept_r(raw) == 0
     }
 
     /// The CGI parameters nginx sent (`REQUEST_METHOD`, `HTTP_*`, …), in order.
+    ///
+    /// Scans the `NAME=value` C strings as bytes: splitting them as Swift `String`s walks grapheme clusters, which
+    /// cost more than the rest of a health check.
     public var parameters: [(String, String)] {
         var result: [(String, String)] = []
+        result.reserveCapacity(24)
         guard var entry = raw.pointee.envp else { return result }
         while let pointer = entry.pointee {
-            let text = String(cString: pointer)
-            if let equals = text.firstIndex(of: "=") {
-                result.append((String(text[..<equals]), String(text[text.index(after: equals)...])))
+            let length = strlen(pointer)
+            pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+                let text = UnsafeBufferPointer(start: bytes, count: length)
+                if let equals = text.firstIndex(of: UInt8(ascii: "=")) {
+                    let name = String(decoding: UnsafeBufferPointer(rebasing: text[..<equals]), as: UTF8.self)
+                    let value = String(decoding: UnsafeBufferPointer(rebasing: text[(equals + 1)...]), as: UTF8.self)
+                    result.append((name, value))
+                }
             }
             entry += 1
         }

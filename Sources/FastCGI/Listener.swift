@@ -2,50 +2,45 @@ import CFastCGI
 import Glibc
 import Synchronization
 
-/// The process's FastCGI listening socket, shared by the worker threads, after fcgi2's `threaded.c`.
+/// The process's FastCGI listening socket, shared by the worker threads.
 ///
-/// Accepts are serialized by a mutex, so one thread waits in `accept()` while the others wait for the mutex.
-/// `stop()` makes every later `accept` return nil; the thread waiting in `accept()` leaves it when it receives a
-/// signal (the server sends one), because slots fail on EINTR instead of retrying.
-public final class Listener: @unchecked Sendable {
-    private let acceptLock = Mutex(())
+/// Every idle worker waits in `accept()` on the same socket at once; Linux hands each connection to one of them,
+/// so no accept mutex is needed (fcgi2's `threaded.c` serializes only for platforms that require it, and the
+/// lock handoff cost a context switch per request here). The socket gets a receive timeout, which makes a
+/// waiting `accept()` return every `pollInterval`, so a stopped listener lets its threads go without signals.
+public final class Listener: Sendable {
+    /// How often a waiting thread looks at the stop flag (and the worker flushes its log buffer).
+    public static let pollIntervalMilliseconds = 250
     private let stopped = Atomic<Bool>(false)
-    /// The thread currently inside `accept()` (0: none), so `interruptAccept` knows whom to signal.
-    private let acceptingThread = Atomic<UInt>(0)
 
     /// Initializes libfcgi; throws when standard input is not a FastCGI socket (the program was started by hand).
     public init() throws(FastCGIError) {
         FCGX_Init()
         if FCGX_IsCGI() != 0 { throw FastCGIError.notFastCGI }
+        var timeout = timeval(tv_sec: 0, tv_usec: Self.pollIntervalMilliseconds * 1000)
+        // The listening socket is spawn-fcgi's fd 0; sockets accepted from it do not inherit the timeout.
+        setsockopt(0, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    /// Waits for the next request in `slot`. Returns false once the listener is stopped.
-    public func accept(into slot: FastCGIRequest) -> Bool {
-        acceptLock.withLock { _ in
-            while !isStopped {
-                acceptingThread.store(UInt(pthread_self()), ordering: .releasing)
-                let accepted = slot.accept()
-                acceptingThread.store(0, ordering: .releasing)
-                if accepted { return true }
-                // A failed accept that was not a stop (EMFILE, ECONNABORTED): do not spin on it.
-                if !isStopped { usleep(10_000) }
-            }
-            return false
-        }
+    /// The outcome of waiting for a request.
+    public enum Accepted {
+        case request
+        /// Nothing arrived within the poll interval; call again (after housekeeping).
+        case idle
+        case stopped
     }
 
-    /// Makes every later `accept` return false. Requests already accepted are unaffected.
+    /// Waits up to the poll interval for the next request in `slot`.
+    public func accept(into slot: FastCGIRequest) -> Accepted {
+        if isStopped { return .stopped }
+        if slot.accept() { return .request }
+        return isStopped ? .stopped : .idle
+    }
+
+    /// Makes every later `accept` return `.stopped`; waiting threads notice within the poll interval. Requests
+    /// already accepted are unaffected.
     public func stop() {
         stopped.store(true, ordering: .releasing)
-    }
-
-    /// Sends `signal` to the thread waiting in `accept()`, if any, so that a stopped listener lets it go.
-    ///
-    /// The signal may arrive just before that thread enters `accept()`, so callers repeat this until the workers
-    /// have left; the signal needs a handler installed without `SA_RESTART` for `accept()` to fail with EINTR.
-    public func interruptAccept(with signal: Int32) {
-        let thread = acceptingThread.load(ordering: .acquiring)
-        if thread != 0 { pthread_kill(pthread_t(thread), signal) }
     }
 
     /// True once `stop()` was called.

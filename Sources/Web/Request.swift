@@ -46,16 +46,16 @@ public struct Request {
         var verify: String?
         var certificate: String?
         for (name, value) in parameters {
-            if name.hasPrefix("HTTP_") {
-                headers.add(Headers.name(fromCGI: name.dropFirst(5)), value)
+            if name.utf8.starts(with: "HTTP_".utf8) {
+                headers.add(lowercasedName: Headers.name(fromCGI: name), value)
                 continue
             }
             switch name {
             case "REQUEST_METHOD": method = value
             case "DOCUMENT_URI": path = value
             case "QUERY_STRING": queryString = value
-            case "CONTENT_TYPE": headers.add("content-type", value)
-            case "CONTENT_LENGTH": headers.add("content-length", value)
+            case "CONTENT_TYPE": headers.add(lowercasedName: "content-type", value)
+            case "CONTENT_LENGTH": headers.add(lowercasedName: "content-length", value)
             case "REMOTE_ADDR": clientAddress = value
             case "REQUEST_ID": requestID = value
             case "SSL_CLIENT_VERIFY": verify = value
@@ -107,6 +107,11 @@ public struct Headers: Sendable {
         entries.append((name.lowercased(), value))
     }
 
+    /// Adds a value whose name is already lower-case.
+    mutating func add(lowercasedName name: String, _ value: String) {
+        entries.append((name, value))
+    }
+
     /// The first value of a header (name in any case).
     public subscript(name: String) -> String? {
         let lowered = name.lowercased()
@@ -117,8 +122,15 @@ public struct Headers: Sendable {
     public var all: [(name: String, value: String)] { entries }
 
     /// `HTTP_X_API_KEY` → `x-api-key`.
-    static func name(fromCGI suffix: Substring) -> String {
-        String(suffix.lowercased().map { $0 == "_" ? "-" : $0 })
+    static func name(fromCGI parameter: String) -> String {
+        let bytes = parameter.utf8.dropFirst(5).map { byte -> UInt8 in
+            switch byte {
+            case UInt8(ascii: "_"): UInt8(ascii: "-")
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): byte + 32
+            default: byte
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

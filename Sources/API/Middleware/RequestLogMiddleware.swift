@@ -1,23 +1,18 @@
 import Domain
 import Web
 
-/// Writes one JSON line per request: request id, method, route pattern, status and duration.
+/// Logs one JSON line per request: request id, method, route pattern, status and duration.
 ///
 /// Outermost in the chain, so it sees the final status of every request, problems included. It logs the route
-/// pattern rather than the path, so ids, keys and query strings never reach the log.
+/// pattern rather than the path, so ids, keys and query strings never reach the log. Lines go to the worker's
+/// buffer (`RequestLogBuffer`), which writes them in batches.
 struct RequestLogMiddleware: Middleware {
     func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
         let response = try next(request, context)
-        if context.config.logRequests {
-            Log.write(
-                .info,
-                [
-                    ("request_id", .string(context.requestID)),
-                    ("method", .string(request.method)),
-                    ("route", context.routePattern.map(JSON.string) ?? .null),
-                    ("status", .int(Int64(response.status))),
-                    ("duration_ms", .double((context.elapsedMilliseconds * 1000).rounded() / 1000)),
-                ])
+        if let log = context.log {
+            log.appendRequest(
+                requestID: context.requestID, method: request.method, route: context.routePattern,
+                status: response.status, durationMicroseconds: context.elapsedMicroseconds)
         }
         return response
     }
