@@ -58,7 +58,9 @@ let package = Package(
         .testTarget(name: "CircuitsTests", dependencies: ["Circuits"], swiftSettings: settings),
 
         // Against the real stack that Tests/harness/with-stack.sh starts.
-        .testTarget(name: "IntegrationTests", dependencies: ["API", "Store", "Postgres", "Web", "Domain"], swiftSettings: settings),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["API", "Store", "Postgres", "Web", "Domain", "OpenSSL"],
+            swiftSettings: settings),
         .testTarget(name: "EndToEndTests", dependencies: ["OpenSSL"], swiftSettings: settings),
     ]
 )

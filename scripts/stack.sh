@@ -101,12 +101,14 @@ SQL
 
 # stack_start_responders SOCKET PROCESSES BINARY: spawn-fcgi binds the socket, multiwatch keeps PROCESSES
 # copies of BINARY alive (restarting each one that exits) and passes TERM on to them when it is stopped.
+# multiwatch gives a child up after 3 deaths in a row within STACK_RESPAWN_WINDOW_MS (1000) of its start, so
+# a responder that cannot start (bad configuration) does not spin; max-requests must keep lifetimes longer.
 # The SWITCHYARD_* variables of the caller's environment configure the responders.
 stack_start_responders() {
     local socket=$1 processes=$2 binary=$3
     rm -f "$socket"
     SWIFT_BACKTRACE=enable=no spawn-fcgi -n -s "$socket" -M 0666 -- \
-        /usr/bin/multiwatch -f "$processes" -r 25 -t 500 -s TERM -- "$binary" &
+        /usr/bin/multiwatch -f "$processes" -r 3 -t "${STACK_RESPAWN_WINDOW_MS:-1000}" -s TERM -- "$binary" &
     STACK_RESPONDERS_PID=$!
     STACK_PIDS+=("$STACK_RESPONDERS_PID")
     local waited=0
@@ -124,7 +126,8 @@ stack_render_nginx() {
     mkdir -p "$run/logs"
     local sed_args=(-e "s|/run/switchyard/|$run/|g" -e "s|/srv/switchyard/www|$www|g" -e "s|listen 80;|listen $listen;|")
     if [ -n "$tls_port" ]; then
-        sed_args+=(-e '/# BEGIN tls-server/,/# END tls-server/ s|^    #|    |'
+        # Uncomment the server block's lines ("    #server", "    #    …", "    #}", "    #"), not its prose.
+        sed_args+=(-e '/# BEGIN tls-server/,/# END tls-server/ { /^    #\(server\|    \|}\|$\)/ s|^    #|    | }'
             -e "s|listen 443 ssl http2;|listen 127.0.0.1:$tls_port ssl http2;|"
             -e "s|/etc/switchyard/tls/server.crt|$cert|" -e "s|/etc/switchyard/tls/server.key|$key|"
             -e "s|/etc/switchyard/tls/clients-ca.crt|$ca|")

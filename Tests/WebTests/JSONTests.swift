@@ -50,7 +50,7 @@ import Web
 
     @Test func largeIntegersStayExact() throws {
         #expect(try JSON.parse("9007199254740993") == .int(9_007_199_254_740_993))
-        #expect(try JSON.parse("1e400") == .double(.infinity) ? false : true)
+        #expect(throws: JSONParseError.self) { try JSON.parse("1e400") }
     }
 
     @Test func roundTripsThroughText() throws {

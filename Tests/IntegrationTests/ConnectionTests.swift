@@ -1,0 +1,124 @@
+import Glibc
+import Postgres
+import Testing
+
+private struct Echo: Statement {
+    static let sql = "SELECT $1::text, $2::bigint, $3::bytea, $4::boolean, $5::text IS NULL, $6::text[]"
+    typealias Row = (String, Int64, [UInt8], Bool, Bool, [String])
+    let text: String
+    let number: Int64
+    let bytes: [UInt8]
+    var binds: [PostgresValue] {
+        [.text(text), .int(number), .bytes(bytes), .bool(true), .null, .textArray(["a b", "c\"d", ""])]
+    }
+    static func decode(_ row: ResultRow) throws -> Row {
+        (try row.string(0), try row.int(1), try row.bytes(2), try row.bool(3), try row.bool(4), try row.stringArray(5))
+    }
+}
+
+private struct ScratchCreate: Statement {
+    static let sql = "CREATE TEMP TABLE IF NOT EXISTS scratch (name text CONSTRAINT scratch_name_unique UNIQUE)"
+    var binds: [PostgresValue] { [] }
+}
+
+private struct ScratchInsert: Statement {
+    static let sql = "INSERT INTO scratch (name) VALUES ($1::text)"
+    let name: String
+    var binds: [PostgresValue] { [.text(name)] }
+}
+
+private struct ScratchCount: Statement {
+    static let sql = "SELECT count(*) FROM scratch"
+    typealias Row = Int64
+    var binds: [PostgresValue] { [] }
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
+private struct Notify: Statement {
+    static let sql = "SELECT pg_notify('test_channel', $1::text)"
+    let payload: String
+    var binds: [PostgresValue] { [.text(payload)] }
+}
+
+private struct TerminateBackend: Statement {
+    static let sql = "SELECT pg_terminate_backend($1::integer)"
+    let pid: Int32
+    var binds: [PostgresValue] { [.int(Int64(pid))] }
+}
+
+@Suite(.enabled(if: TestDatabase.isAvailable)) struct ConnectionTests {
+    @Test func parametersRoundTripWithoutQuotingProblems() throws {
+        let connection = TestDatabase.superuser()
+        let hostile = "'; DROP TABLE schema_migration; --"
+        let row = try #require(try connection.first(Echo(text: hostile, number: -42, bytes: [0, 255, 7])))
+        #expect(row.0 == hostile)
+        #expect(row.1 == -42)
+        #expect(row.2 == [0, 255, 7])
+        #expect(row.3 == true)
+        #expect(row.4 == true)
+        #expect(row.5 == ["a b", "c\"d", ""])
+    }
+
+    @Test func violationsCarrySQLStateAndConstraint() throws {
+        let connection = TestDatabase.superuser()
+        try connection.execute(ScratchCreate())
+        try connection.execute(ScratchInsert(name: "one"))
+        #expect {
+            try connection.execute(ScratchInsert(name: "one"))
+        } throws: { error in
+            let error = error as? DatabaseError
+            return error?.sqlState == .uniqueViolation && error?.constraint == "scratch_name_unique"
+        }
+    }
+
+    @Test func transactionRollsBackWhenTheBodyThrows() throws {
+        struct Abort: Error {}
+        let connection = TestDatabase.superuser()
+        try connection.execute(ScratchCreate())
+        #expect(throws: Abort.self) {
+            try connection.transaction {
+                try connection.execute(ScratchInsert(name: "rolled back"))
+                throw Abort()
+            }
+        }
+        #expect(try connection.first(ScratchCount()) == 0)
+        try connection.transaction { try connection.execute(ScratchInsert(name: "kept")) }
+        #expect(try connection.first(ScratchCount()) == 1)
+        #expect(!connection.isInTransaction)
+    }
+
+    @Test func notificationsReachListeners() throws {
+        let listener = TestDatabase.superuser()
+        try listener.listen("test_channel")
+        let sender = TestDatabase.superuser()
+        try sender.execute(Notify(payload: "hello 1"))
+        var received: [Notification] = []
+        for _ in 0..<20 where received.isEmpty {
+            received = try listener.waitForNotifications(timeoutMilliseconds: 100)
+        }
+        #expect(received.map(\.payload) == ["hello 1"])
+        #expect(received.first?.channel == "test_channel")
+        #expect(try listener.waitForNotifications(timeoutMilliseconds: 10).isEmpty)
+    }
+
+    @Test func connectionReopensAfterTheServerDropsIt() throws {
+        let victim = TestDatabase.superuser()
+        try victim.open()
+        let firstPID = victim.backendPID
+        try TestDatabase.superuser().execute(TerminateBackend(pid: firstPID))
+        usleep(100_000)
+        // The dead session is noticed and replaced within the same call.
+        let row = try victim.first(Echo(text: "again", number: 1, bytes: []))
+        #expect(row?.0 == "again")
+        #expect(victim.backendPID != firstPID)
+    }
+
+    @Test func unreachableServerIsAConnectionFailure() {
+        let connection = Connection(conninfo: "host=/nonexistent-directory connect_timeout=1")
+        #expect {
+            try connection.execute(ScratchCount())
+        } throws: { error in
+            (error as? DatabaseError)?.isConnectionFailure == true
+        }
+    }
+}
