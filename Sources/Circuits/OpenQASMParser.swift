@@ -29,6 +29,8 @@ struct OpenQASMParser {
     /// Names whose declaration failed; later uses are skipped silently to avoid cascades of errors.
     private var poisonedNames: Set<String> = []
     private var statementCount = 0
+    /// Whether the token before `current` ended a statement (`;` or `}`).
+    private var previousWasStatementEnd = false
 
     private static let reservedWords: Set<String> = [
         "OPENQASM", "include", "qreg", "creg", "gate", "opaque", "measure", "reset", "barrier", "if", "pi", "U", "CX",
@@ -52,11 +54,14 @@ struct OpenQASMParser {
                 isTruncated = true
                 break
             }
+            let start = (current.line, current.column)
             do {
                 try parseStatement()
             } catch {
                 report(error)
-                synchronize()
+                // Semantic errors are found after the whole statement was read; only a statement
+                // left unfinished (or not started) needs skipping.
+                if !previousWasStatementEnd || (current.line, current.column) == start { synchronize() }
             }
             statementCount += 1
         }
@@ -88,6 +93,7 @@ struct OpenQASMParser {
     // MARK: - Token helpers
 
     private mutating func advance() {
+        previousWasStatementEnd = current.kind == .symbol(.semicolon) || current.kind == .symbol(.rightBrace)
         current = lexer.next()
     }
 

@@ -25,9 +25,33 @@ struct Router {
         var swaps: Int
     }
 
+    /// Measurements with nothing after them on their qubit and whose bit no later `if` reads. They
+    /// are held back and placed after routing, so SWAPs never follow them and a circuit measured
+    /// at the end stays measured at the end.
+    private static func finalMeasurements(_ circuit: Circuit) -> Set<Int> {
+        var final = Set<Int>()
+        var qubitUsedLater = [Bool](repeating: false, count: circuit.qubitCount)
+        var clbitReadLater = [Bool](repeating: false, count: circuit.clbitCount)
+        for (index, instruction) in circuit.instructions.enumerated().reversed() {
+            if case .measure(let qubit, let clbit) = instruction.operation, instruction.condition == nil,
+               !qubitUsedLater[qubit], !clbitReadLater[clbit] {
+                final.insert(index)
+                continue
+            }
+            if case .barrier = instruction.operation { continue }
+            for qubit in instruction.operation.qubits { qubitUsedLater[qubit] = true }
+            if case .measure(_, let clbit) = instruction.operation { clbitReadLater[clbit] = true }
+            if let condition = instruction.condition {
+                for clbit in circuit.classicalRegisters[condition.register].indices { clbitReadLater[clbit] = true }
+            }
+        }
+        return final
+    }
+
     /// Routes `circuit` (gates on at most two qubits) starting from `initialLayout` (logical → physical).
     func route(_ circuit: Circuit, initialLayout: [Int]) throws(CompilationError) -> Routed {
-        let instructions = circuit.instructions
+        let heldBack = Self.finalMeasurements(circuit)
+        let instructions = circuit.instructions.enumerated().filter { !heldBack.contains($0.offset) }.map(\.element)
         let count = instructions.count
         // Dependency graph: an instruction waits for the previous one on each of its qubits and
         // classical bits (measure targets, condition registers).
@@ -148,6 +172,7 @@ struct Router {
             decay[best.q] += 0.001
             swapsWithoutProgress += 1
         }
+        for index in heldBack.sorted() { output.append(mapped(circuit.instructions[index], physical)) }
         return Routed(instructions: output, initialLayout: initialLayout, finalLayout: physical, swaps: swaps)
     }
 

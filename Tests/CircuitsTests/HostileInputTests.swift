@@ -1,0 +1,100 @@
+import Testing
+@testable import Circuits
+
+/// Programs built to exhaust time, memory or stack must be refused quickly and cleanly.
+@Suite("Hostile programs")
+struct HostileInputTests {
+    private func refused(_ source: String, limits: ParseLimits = ParseLimits(), mentioning text: String) {
+        var found: [Diagnostic] = []
+        let seconds = measureSeconds { found = diagnostics(source, limits: limits) }
+        #expect(!found.isEmpty, "expected a refusal")
+        #expect(found.contains { $0.message.contains(text) }, "\(found)")
+        #expect(found.allSatisfy { $0.line >= 1 && $0.column >= 1 })
+        #expect(seconds < 2, "took \(seconds) s")
+    }
+
+    @Test("a gate calling itself is refused")
+    func recursion() {
+        refused(header + "gate loop a { loop a; }\nqreg q[1];\nloop q[0];\n", mentioning: "recursive")
+    }
+
+    @Test("absurd register sizes are refused before anything is allocated")
+    func hugeRegisters() {
+        refused(header + "qreg q[1000000000];\n", mentioning: "limit")
+        refused(header + "qreg q[99999999999999999999999];\n", mentioning: "too large")
+        refused(header + "creg c[5000000];\n", mentioning: "limit")
+    }
+
+    @Test("deeply nested expressions are refused without exhausting the stack")
+    func deepNesting() {
+        let depth = 100_000
+        refused(header + "qreg q[1];\nrz(" + String(repeating: "(", count: depth) + "1" + String(repeating: ")", count: depth) + ") q[0];\n",
+                mentioning: "nested")
+        refused(header + "qreg q[1];\nrz(" + String(repeating: "-", count: depth) + "1) q[0];\n", mentioning: "nested")
+        refused(header + "gate g(a) q { rz(" + Array(repeating: "a", count: 5000).joined(separator: "*") + ") q; }\n",
+                mentioning: "nested")
+    }
+
+    @Test("long constant sums fold instead of nesting")
+    func longConstantSums() throws {
+        let circuit = try OpenQASM.parse(header + "qreg q[1];\nrz(" + Array(repeating: "1", count: 10000).joined(separator: "+") + ") q[0];\n")
+        #expect(circuit.instructions.first?.operation == .gate(GateApplication(.rz, [10000], qubits: [0])))
+    }
+
+    @Test("includes other than qelib1.inc are refused")
+    func otherIncludes() {
+        refused("OPENQASM 2.0;\ninclude \"/etc/passwd\";\n", mentioning: "only \"qelib1.inc\"")
+        refused("OPENQASM 2.0;\ninclude \"stdgates.inc\";\n", mentioning: "only \"qelib1.inc\"")
+    }
+
+    @Test("gate-count bombs (each level doubling the last) are refused before expansion")
+    func gateCountBomb() {
+        var program = header + "gate g0 a { x a; x a; }\n"
+        for level in 1 ... 60 { program += "gate g\(level) a { g\(level - 1) a; g\(level - 1) a; }\n" }
+        program += "qreg q[1];\ng60 q[0];\n"
+        refused(program, mentioning: "more than")
+    }
+
+    @Test("broadcasting a large gate over a register counts toward the limit")
+    func broadcastBomb() {
+        var limits = ParseLimits()
+        limits.maxInstructions = 1000
+        var program = header + "gate g0 a { x a; x a; }\n"
+        for level in 1 ... 5 { program += "gate g\(level) a { g\(level - 1) a; g\(level - 1) a; }\n" }
+        program += "qreg q[100];\ng5 q;\n"
+        refused(program, limits: limits, mentioning: "more than 1000 instructions")
+    }
+
+    @Test("definition chains deeper than the limit are refused")
+    func nestingDepth() {
+        var limits = ParseLimits()
+        limits.maxGateNestingDepth = 10
+        var program = header + "gate g0 a { x a; }\n"
+        for level in 1 ... 12 { program += "gate g\(level) a { g\(level - 1) a; }\n" }
+        refused(program, limits: limits, mentioning: "nests gate definitions")
+    }
+
+    @Test("oversized programs are refused by size alone")
+    func hugeFile() {
+        var limits = ParseLimits()
+        limits.maxProgramBytes = 1 << 20
+        refused(header + String(repeating: "// padding\n", count: 200_000), limits: limits, mentioning: "bytes")
+    }
+
+    @Test("a long single line of errors stays fast")
+    func longLine() {
+        let line = String(repeating: "x q[0]; ", count: 200_000)
+        var found: [Diagnostic] = []
+        let seconds = measureSeconds { found = diagnostics(header + line) }
+        #expect(found.count == 20)
+        #expect(seconds < 2)
+    }
+
+    @Test("binary garbage is refused with positions")
+    func garbage() {
+        let noise = String(decoding: (0 ..< 2000).map { UInt8(($0 * 7919) % 256) }, as: UTF8.self)
+        let found = diagnostics(noise)
+        #expect(!found.isEmpty)
+        #expect(found.count <= 20)
+    }
+}
