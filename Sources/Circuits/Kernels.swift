@@ -214,10 +214,117 @@ private func matrix1OnBitTwo(_ re: UnsafeMutablePointer<Double>, _ im: UnsafeMut
     }
 }
 
+/// Controlled 2×2 matrix (or X) when a control or the target is local bit 0 or 1, where runs of
+/// consecutive indices are too short to stream: every pair of the chunk is computed four lanes at a
+/// time and the result kept only in lanes whose control bits are set.
+private func controlledMatrix1ByLanes(_ block: AmplitudeBlock, target: Int, controlMask: Int, _ m: Matrix2, isPauliX: Bool) {
+    let chunkMask = block.chunkSize - 1
+    let inChunk = controlMask & chunkMask, aboveChunk = controlMask & ~chunkMask
+    // Lane i of a vector holds the pair whose first index is `start + offsets[i]`; control bits
+    // below `laneBits` differ between lanes (a fixed mask), those above are the same for all lanes.
+    let offsets = target >= 2 ? [0, 1, 2, 3] : target == 0 ? [0, 2, 4, 6] : [0, 1, 4, 5]
+    let laneBits = target >= 2 ? 2 : 3
+    let laneControls = inChunk & ((1 << laneBits) - 1), sharedControls = inChunk & ~((1 << laneBits) - 1)
+    let kernel = LaneBlend(matrix: m, isPauliX: isPauliX,
+                           keep: SIMD4<UInt64>((0 ..< 4).map { offsets[$0] & laneControls == laneControls ? UInt64.max : 0 }))
+    for chunk in 0 ..< block.chunkCount where (chunk << block.chunkBits) & aboveChunk == aboveChunk {
+        let (re, im) = block.chunk(chunk)
+        if target >= 2 {
+            let stride = 1 << target
+            var base = 0
+            while base < block.chunkSize {
+                var index = base
+                while index < base + stride {
+                    if index & sharedControls == sharedControls {
+                        var ar = load(re, index), ai = load(im, index)
+                        var br = load(re, index + stride), bi = load(im, index + stride)
+                        kernel.apply(&ar, &ai, &br, &bi)
+                        store(re, index, ar); store(im, index, ai)
+                        store(re, index + stride, br); store(im, index + stride, bi)
+                    }
+                    index += 4
+                }
+                base += 2 * stride
+            }
+            continue
+        }
+        // Target 0 or 1: eight amplitudes hold four pairs; regroup them into first/second lanes.
+        var index = 0
+        while index < block.chunkSize {
+            defer { index += 8 }
+            guard index & sharedControls == sharedControls else { continue }
+            let r0 = load(re, index), r1 = load(re, index + 4), j0 = load(im, index), j1 = load(im, index + 4)
+            var ar, ai, br, bi: Vector
+            if target == 0 {
+                ar = Vector(r0[0], r0[2], r1[0], r1[2]); br = Vector(r0[1], r0[3], r1[1], r1[3])
+                ai = Vector(j0[0], j0[2], j1[0], j1[2]); bi = Vector(j0[1], j0[3], j1[1], j1[3])
+            } else {
+                ar = Vector(r0[0], r0[1], r1[0], r1[1]); br = Vector(r0[2], r0[3], r1[2], r1[3])
+                ai = Vector(j0[0], j0[1], j1[0], j1[1]); bi = Vector(j0[2], j0[3], j1[2], j1[3])
+            }
+            kernel.apply(&ar, &ai, &br, &bi)
+            if target == 0 {
+                store(re, index, Vector(ar[0], br[0], ar[1], br[1])); store(re, index + 4, Vector(ar[2], br[2], ar[3], br[3]))
+                store(im, index, Vector(ai[0], bi[0], ai[1], bi[1])); store(im, index + 4, Vector(ai[2], bi[2], ai[3], bi[3]))
+            } else {
+                store(re, index, Vector(ar[0], ar[1], br[0], br[1])); store(re, index + 4, Vector(ar[2], ar[3], br[2], br[3]))
+                store(im, index, Vector(ai[0], ai[1], bi[0], bi[1])); store(im, index + 4, Vector(ai[2], ai[3], bi[2], bi[3]))
+            }
+        }
+    }
+}
+
+/// The arithmetic of `controlledMatrix1ByLanes`: new values where `keep` is all ones, old elsewhere
+/// (a bitwise blend, so kept lanes are exactly the uncontrolled result).
+private struct LaneBlend {
+    let m00r, m00i, m01r, m01i, m10r, m10i, m11r, m11i: Vector
+    let isPauliX: Bool
+    let keep, drop: SIMD4<UInt64>
+
+    init(matrix m: Matrix2, isPauliX: Bool, keep: SIMD4<UInt64>) {
+        m00r = Vector(repeating: m.m00r); m00i = Vector(repeating: m.m00i)
+        m01r = Vector(repeating: m.m01r); m01i = Vector(repeating: m.m01i)
+        m10r = Vector(repeating: m.m10r); m10i = Vector(repeating: m.m10i)
+        m11r = Vector(repeating: m.m11r); m11i = Vector(repeating: m.m11i)
+        self.isPauliX = isPauliX
+        self.keep = keep
+        drop = ~keep
+    }
+
+    @inline(__always)
+    private func blend(_ new: Vector, _ old: Vector) -> Vector {
+        unsafeBitCast((unsafeBitCast(new, to: SIMD4<UInt64>.self) & keep) | (unsafeBitCast(old, to: SIMD4<UInt64>.self) & drop),
+                      to: Vector.self)
+    }
+
+    @inline(__always)
+    func apply(_ ar: inout Vector, _ ai: inout Vector, _ br: inout Vector, _ bi: inout Vector) {
+        if isPauliX {
+            (ar, ai, br, bi) = (blend(br, ar), blend(bi, ai), blend(ar, br), blend(ai, bi))
+            return
+        }
+        let nar = m00r * ar - m00i * ai + m01r * br - m01i * bi
+        let nai = m00r * ai + m00i * ar + m01r * bi + m01i * br
+        let nbr = m10r * ar - m10i * ai + m11r * br - m11i * bi
+        let nbi = m10r * ai + m10i * ar + m11r * bi + m11i * br
+        (ar, ai, br, bi) = (blend(nar, ar), blend(nai, ai), blend(nbr, br), blend(nbi, bi))
+    }
+}
+
+/// Whether a controlled single-qubit gate should use the lane-blending kernel: its runs would be
+/// shorter than a vector and all its positions fit the vector layout of a chunk.
+@inline(__always)
+private func prefersLanes(_ block: AmplitudeBlock, target: Int, fixedPositions: [Int], controlMask: Int) -> Bool {
+    controlMask != 0 && fixedPositions[0] < 2 && target < block.chunkBits && block.chunkBits >= 3
+}
+
 /// Applies a 2×2 matrix to local qubit `target` on the indices whose control bits are all 1.
 ///
 /// `fixedPositions` is the ascending list of the control positions and the target.
 func applyMatrix1(_ block: AmplitudeBlock, target: Int, fixedPositions: [Int], controlMask: Int, _ m: Matrix2) {
+    if prefersLanes(block, target: target, fixedPositions: fixedPositions, controlMask: controlMask) {
+        return controlledMatrix1ByLanes(block, target: target, controlMask: controlMask, m, isPauliX: false)
+    }
     let stride = 1 << target
     if controlMask == 0 && target < 3 && block.chunkBits >= 3 {
         for chunk in 0 ..< block.chunkCount {
@@ -283,6 +390,9 @@ private func swapWithinVectors(_ re: UnsafeMutablePointer<Double>, _ im: UnsafeM
 
 /// Applies X to local qubit `target` where the control bits are 1: a pure exchange of amplitudes.
 func applyPauliX(_ block: AmplitudeBlock, target: Int, fixedPositions: [Int], controlMask: Int) {
+    if prefersLanes(block, target: target, fixedPositions: fixedPositions, controlMask: controlMask) {
+        return controlledMatrix1ByLanes(block, target: target, controlMask: controlMask, Matrix2(StandardGate.pauliX), isPauliX: true)
+    }
     let stride = 1 << target
     if controlMask == 0 && target < block.chunkBits && block.chunkBits >= 2 {
         for chunk in 0 ..< block.chunkCount {
