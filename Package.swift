@@ -19,6 +19,7 @@ let package = Package(
     products: [
         .executable(name: "switchyard-fcgi", targets: ["switchyard-fcgi"]),
         .executable(name: "switchyardctl", targets: ["switchyardctl"]),
+        .executable(name: "switchyard-sweeper", targets: ["switchyard-sweeper"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2")
@@ -42,12 +43,16 @@ let package = Package(
         // The only SQL, the request pipeline, the batch logic.
         .target(name: "Store", dependencies: ["Postgres", "Domain"], swiftSettings: settings),
         .target(name: "API", dependencies: ["Web", "Store", "Postgres", "OpenSSL", "FastCGI", "Domain"], swiftSettings: settings),
+        .target(name: "Jobs", dependencies: ["Store", "Postgres", "Domain", "OpenSSL"], swiftSettings: settings),
 
         // Thin executables.
         .executableTarget(name: "switchyard-fcgi", dependencies: ["API", argumentParser], swiftSettings: settings),
         .executableTarget(
-            name: "switchyardctl", dependencies: ["API", "Store", "Postgres", "OpenSSL", "Domain", argumentParser],
+            name: "switchyardctl", dependencies: ["API", "Jobs", "Store", "Postgres", "OpenSSL", "Domain", argumentParser],
             swiftSettings: settings),
+
+        .executableTarget(
+            name: "switchyard-sweeper", dependencies: ["Jobs", "Postgres", "Domain", argumentParser], swiftSettings: settings),
 
         // Unit tests: no services.
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"], swiftSettings: settings),
@@ -59,7 +64,7 @@ let package = Package(
 
         // Against the real stack that Tests/harness/with-stack.sh starts.
         .testTarget(
-            name: "IntegrationTests", dependencies: ["API", "Store", "Postgres", "Web", "Domain", "OpenSSL"],
+            name: "IntegrationTests", dependencies: ["API", "Jobs", "Store", "Postgres", "Web", "Domain", "OpenSSL"],
             swiftSettings: settings),
         .testTarget(name: "EndToEndTests", dependencies: ["OpenSSL"], swiftSettings: settings),
     ]

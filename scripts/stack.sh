@@ -163,11 +163,36 @@ stack_free_port() {
     echo "$port"
 }
 
+# stack_every SECONDS COMMAND...: runs COMMAND now and then every SECONDS in the background, as cron would
+# (a run that overlaps the next start is the program's business: they all take locks).
+stack_every() {
+    local seconds=$1; shift
+    ( while true; do "$@" || true; sleep "$seconds"; done ) &
+    STACK_PIDS+=("$!")
+}
+
+# stack_bootstrap_admin BIN KEY_FILE: on first start, the 'admin' principal and a key for it in KEY_FILE (mode 600).
+stack_bootstrap_admin() {
+    local bin=$1 key_file=$2
+    [ -s "$key_file" ] && return 0
+    "$bin/switchyardctl" user add admin --role admin --display-name "Administrator" >/dev/null 2>&1 || true
+    rm -f "$key_file"
+    "$bin/switchyardctl" key issue admin --description "bootstrap admin key" --output "$key_file" >/dev/null
+}
+
+# stack_secret_file PATH: a random 48-byte secret (base64) in PATH, mode 600, created once.
+stack_secret_file() {
+    local path=$1
+    [ -s "$path" ] && return 0
+    (umask 077 && openssl rand -base64 48 > "$path")
+}
+
 # Stops what the start functions started, newest first, then Postgres.
 stack_stop_all() {
     local index pid
     for ((index = ${#STACK_PIDS[@]} - 1; index >= 0; index--)); do
         pid=${STACK_PIDS[$index]}
+        pkill -TERM -P "$pid" 2>/dev/null || true
         kill -TERM "$pid" 2>/dev/null || true
     done
     for pid in "${STACK_PIDS[@]}"; do

@@ -1,4 +1,5 @@
 import Domain
+import Store
 import Web
 
 /// The composition root: the route table and the middleware chain, listed in one place.
@@ -7,17 +8,28 @@ import Web
 /// nginx reaches.
 public struct App: Sendable {
     public let router: Router<RequestContext>
+    /// Process-wide services (token keys) that every request context carries.
+    public let services: Services
     private let pipeline: Handler<RequestContext>
 
-    /// Builds the routes and the chain for a configuration.
-    public init(config: Configuration) {
+    /// Builds the routes and the chain for a configuration; throws when configured key material is unusable.
+    public init(config: Configuration) throws(ConfigError) {
+        services = try Services(config: config)
         var router = Router<RequestContext>()
         HealthRoutes().register(in: &router)
+        AuthRoutes().register(in: &router)
+        KeyRoutes().register(in: &router)
+        UserRoutes().register(in: &router)
+        RoleRoutes().register(in: &router)
+        AuditRoutes().register(in: &router)
         self.router = router
         let chain: [any Middleware<RequestContext>] = [
             RequestLogMiddleware(),
             ProblemBoundaryMiddleware(),
             RoutingMiddleware(router: router),
+            AuthenticateMiddleware(),
+            RateLimitMiddleware(),
+            AuthorizeMiddleware(),
         ]
         pipeline = chain.chained { request, context in
             guard let route = context.route else { throw Problem.internalError }
@@ -31,6 +43,23 @@ public struct App: Sendable {
             return try pipeline(request, context)
         } catch {
             return ProblemBoundaryMiddleware.problem(for: error, context: context).response(requestID: context.requestID)
+        }
+    }
+
+    /// Writes the request's audit row after the response went out, unless its transaction already holds it.
+    ///
+    /// Reads and refused requests land here; their rows commit asynchronously (the responders' session default),
+    /// so a database crash can lose the last moments of them. State changes wrote theirs inside their transaction.
+    /// Probes write nothing.
+    public func complete(_ response: Response, context: RequestContext) {
+        guard context.route?.access != .probe, !context.isAudited else { return }
+        do {
+            try AuditStore(connection: context.connection).insert(context.auditEntry(status: response.status))
+            context.isAudited = true
+        } catch {
+            Log.message(
+                .error, "audit row not written",
+                [("request_id", .string(context.requestID)), ("error", .string(String(reflecting: error)))])
         }
     }
 }

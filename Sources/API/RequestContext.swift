@@ -1,11 +1,12 @@
 import Domain
 import Postgres
+import Store
 import Web
 
 /// Per-request state, confined to the thread serving the request (deliberately not `Sendable`).
 ///
-/// Carries the thread's database connection, the request id, the matched route and, once authenticated, the
-/// principal; middleware and handlers read and fill it in order.
+/// Carries the thread's database connection, the request's facts for the audit row, the matched route and, once
+/// authenticated, the caller; middleware and handlers read and fill it in order.
 public final class RequestContext {
     /// nginx's request id (or a local one when absent).
     public let requestID: String
@@ -13,26 +14,49 @@ public final class RequestContext {
     /// for it.
     public let connection: Connection
     public let config: Configuration
+    /// Process-wide services built at start (token keys).
+    let services: Services
+    /// The serving thread's request log, or nil when `log-requests` is off.
+    let log: RequestLogBuffer?
     /// When the request arrived.
     public let receivedAt: Timestamp
     let startedNanoseconds: UInt64
+    let method: String
+    let clientAddress: String
+    let userAgent: String?
+
     /// The matched route, set by routing; later steps read its access rule and call its handler.
     public var route: Route<RequestContext>?
     /// The matched route's pattern, for logs and audit rows (nil when no route matched).
     public var routePattern: String?
+    /// The authenticated caller, once `AuthenticateMiddleware` has run (nil: no credentials).
+    public var identity: Identity?
+    /// The rate-limit decision for this request, sent back in the `RateLimit-*` headers.
+    public var rateLimit: RateLimitDecision?
+    /// What the audit row will say happened (`request`, `auth.failure`, `key.created`, …).
+    public var auditEvent = "request"
+    /// Reason, permission or object of the event; never a secret.
+    public var auditDetail: [(String, JSON)] = []
+    /// The key prefix presented, for the audit row even when authentication failed.
+    var presentedKeyPrefix: String?
+    /// The principal behind a presented credential that failed (a wrong secret for a known key), for the audit row.
+    var failedPrincipal: (id: Int64, name: String)?
+    /// True once the audit row was written inside the request's transaction.
+    var isAudited = false
 
-    /// The serving thread's request log, or nil when `log-requests` is off.
-    let log: RequestLogBuffer?
-
-    public convenience init(requestID: String, connection: Connection, config: Configuration) {
-        self.init(requestID: requestID, connection: connection, config: config, log: nil)
+    public convenience init(request: Request, connection: Connection, config: Configuration, services: Services) {
+        self.init(request: request, connection: connection, config: config, services: services, log: nil)
     }
 
-    init(requestID: String, connection: Connection, config: Configuration, log: RequestLogBuffer?) {
-        self.requestID = requestID
+    init(request: Request, connection: Connection, config: Configuration, services: Services, log: RequestLogBuffer?) {
+        self.requestID = request.requestID
         self.connection = connection
         self.config = config
+        self.services = services
         self.log = log
+        self.method = request.method
+        self.clientAddress = request.clientAddress
+        self.userAgent = request.headers["user-agent"]
         self.receivedAt = SystemClock.now()
         self.startedNanoseconds = SystemClock.monotonicNanoseconds()
     }
@@ -40,5 +64,37 @@ public final class RequestContext {
     /// Microseconds since the request arrived.
     public var elapsedMicroseconds: Int64 {
         Int64((SystemClock.monotonicNanoseconds() - startedNanoseconds) / 1000)
+    }
+}
+
+extension RequestContext {
+    /// The caller, or a 401 when the route let an anonymous request through (routes that need one never do).
+    public func requireIdentity() throws -> Identity {
+        guard let identity else { throw Problem.unauthenticated() }
+        return identity
+    }
+
+    /// Runs a state change in one transaction that also holds its audit row: the change and the row commit
+    /// together (synchronously), or neither does. A thrown error rolls both back; the request's audit row is then
+    /// written after the response, with the error's status.
+    public func transaction(_ body: () throws -> Response) throws -> Response {
+        try connection.transaction(synchronousCommit: true) {
+            let response = try body()
+            try AuditStore(connection: connection).insert(auditEntry(status: response.status))
+            isAudited = true
+            return response
+        }
+    }
+
+    /// The audit row for this request with its final status.
+    func auditEntry(status: Int) -> AuditEntry {
+        AuditEntry(
+            requestID: requestID, event: auditEvent,
+            principalID: identity?.principalID ?? failedPrincipal?.id,
+            principalName: identity?.principalName ?? failedPrincipal?.name,
+            credentialKind: identity?.credential.kind.rawValue,
+            keyPrefix: identity?.credential.keyPrefix ?? presentedKeyPrefix, method: method, route: routePattern,
+            status: status, latencyMicroseconds: elapsedMicroseconds, clientAddress: clientAddress,
+            userAgent: userAgent, detailJSON: JSON.object(auditDetail).text)
     }
 }

@@ -31,7 +31,13 @@ public enum Server {
         // Worker threads inherit this mask, so only the main thread's sigtimedwait sees the stop signals.
         pthread_sigmask(SIG_BLOCK, &stopSet, nil)
 
-        let app = App(config: config)
+        let app: App
+        do {
+            app = try App(config: config)
+        } catch {
+            Log.message(.error, error.description)
+            return 78
+        }
         let lifecycle = Lifecycle(maxRequests: config.maxRequests, listener: listener)
         var threads: [pthread_t] = []
         for _ in 0..<config.workerThreads {

@@ -24,7 +24,7 @@ final class Worker {
 
     /// Serves requests until the listener stops, then closes the connection.
     func run() {
-        let connection = Connection(conninfo: config.connectionString(applicationName: "switchyard-fcgi"))
+        let connection = Connection(conninfo: config.connectionString(applicationName: "switchyard-fcgi", asynchronousCommit: true))
         let log = config.logRequests ? RequestLogBuffer() : nil
         let slot = FastCGIRequest()
         accepting: while true {
@@ -32,7 +32,6 @@ final class Worker {
             case .request:
                 lifecycle.requestStarted()
                 serve(slot, connection: connection, log: log)
-                slot.finish()
                 lifecycle.requestFinished()
             case .idle:
                 log?.flush()
@@ -56,13 +55,16 @@ final class Worker {
         if request.requestID.isEmpty {
             request.requestID = Self.localRequestID()
         }
-        let context = RequestContext(requestID: request.requestID, connection: connection, config: config, log: log)
+        let context = RequestContext(
+            request: request, connection: connection, config: config, services: app.services, log: log)
         let response = app.respond(to: request, context: context)
         do {
             try ResponseWriter.send(response, to: slot)
         } catch {
             Log.message(.warn, "response not delivered", [("request_id", .string(request.requestID))])
         }
+        slot.finish()
+        app.complete(response, context: context)
     }
 
     /// A request id for requests that did not come through nginx (its `$request_id` format: 32 hex digits).

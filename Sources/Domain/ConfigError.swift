@@ -31,14 +31,14 @@ public struct SettingsReader {
         self.fileName = fileName
         guard let fileText else { return }
         for (index, rawLine) in fileText.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters()
+            let line = rawLine.trimmingBlanks()
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let equals = line.firstIndex(of: "=") else {
                 problems.append("\(fileName):\(index + 1): expected 'key = value'")
                 continue
             }
-            let key = line[..<equals].trimmingCharacters()
-            var value = line[line.index(after: equals)...].trimmingCharacters()
+            let key = line[..<equals].trimmingBlanks()
+            var value = line[line.index(after: equals)...].trimmingBlanks()
             if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
                 value = String(value.dropFirst().dropLast())
             }
@@ -118,7 +118,7 @@ public struct SettingsReader {
 }
 
 extension StringProtocol {
-    fileprivate func trimmingCharacters() -> String {
+    func trimmingBlanks() -> String {
         let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
         guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else {
             return ""

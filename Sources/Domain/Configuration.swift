@@ -22,6 +22,30 @@ public struct Configuration: Sendable {
     /// `log-requests`: one JSON line per request on standard error.
     public var logRequests = true
 
+    /// `jwt-secret-file`: a file holding the HS256 key (at least 32 bytes) that signs the tokens
+    /// `POST /auth/token` and `switchyardctl token generate` issue; unset: no HS256 tokens at all.
+    public var jwtSecretFile: String?
+    /// `jwt-issuer`: the `iss` of the tokens Switchyard issues (and expects of HS256 tokens).
+    public var jwtIssuer = "switchyard"
+    /// `jwt-audience`: every accepted token must name this in `aud`.
+    public var jwtAudience = "switchyard"
+    /// `jwt-public-keys`: `kid=path.pem` pairs, comma-separated: an identity provider's RS256/ES256 keys.
+    public var jwtPublicKeys: [(keyID: String, path: String)] = []
+    /// `jwt-trusted-issuers`: comma-separated `iss` values accepted for tokens signed with `jwt-public-keys`.
+    public var jwtTrustedIssuers: [String] = []
+    /// `jwt-leeway-s`: clock skew allowed when checking `exp` and `nbf`.
+    public var jwtLeewaySeconds = 30
+    /// `jwt-ttl-s`: lifetime of the tokens Switchyard issues.
+    public var jwtTTLSeconds = 900
+    /// `session-ttl-hours`: default lifetime of login session keys (a login may ask for 1 to 168).
+    public var sessionTTLHours = 2
+    /// `password-iterations`: PBKDF2-HMAC-SHA256 iterations for new password hashes (existing hashes keep theirs).
+    public var passwordIterations = 600_000
+    /// `login-attempts-per-minute`: sustained login attempts allowed per username and per client address.
+    public var loginAttemptsPerMinute = 10
+    /// `login-attempts-burst`: login attempts allowed at once per username and per client address.
+    public var loginAttemptsBurst = 5
+
     public init() {}
 
     /// Reads the settings; throws one `ConfigError` naming every bad setting.
@@ -43,12 +67,33 @@ public struct Configuration: Sendable {
         config.idleExitSeconds = reader.int("idle-exit-s", default: config.idleExitSeconds, range: 0...86_400)
         config.maxBodyBytes = reader.int("max-body-bytes", default: config.maxBodyBytes, range: 1024...1_073_741_824)
         config.logRequests = reader.bool("log-requests", default: config.logRequests)
+        config.jwtSecretFile = reader.optionalString("jwt-secret-file")
+        config.jwtIssuer = reader.string("jwt-issuer", default: config.jwtIssuer)
+        config.jwtAudience = reader.string("jwt-audience", default: config.jwtAudience)
+        for pair in Self.list(reader.optionalString("jwt-public-keys")) {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty {
+                config.jwtPublicKeys.append((parts[0], parts[1]))
+            } else {
+                reader.addProblem("jwt-public-keys: expected kid=path.pem pairs separated by commas, got '\(pair)'")
+            }
+        }
+        config.jwtTrustedIssuers = Self.list(reader.optionalString("jwt-trusted-issuers"))
+        config.jwtLeewaySeconds = reader.int("jwt-leeway-s", default: config.jwtLeewaySeconds, range: 0...600)
+        config.jwtTTLSeconds = reader.int("jwt-ttl-s", default: config.jwtTTLSeconds, range: 60...86_400)
+        config.sessionTTLHours = reader.int("session-ttl-hours", default: config.sessionTTLHours, range: 1...168)
+        config.passwordIterations = reader.int(
+            "password-iterations", default: config.passwordIterations, range: 100_000...10_000_000)
+        config.loginAttemptsPerMinute = reader.int(
+            "login-attempts-per-minute", default: config.loginAttemptsPerMinute, range: 1...10_000)
+        config.loginAttemptsBurst = reader.int("login-attempts-burst", default: config.loginAttemptsBurst, range: 1...1000)
         try reader.finish()
         return config
     }
 
     /// The effective settings as `key = value` lines, secrets shown as `<redacted>` (`--print-config`).
     public var printable: String {
+        // Secrets live in files; only their paths are printed.
         let lines: [(String, String)] = [
             ("db-uri", Self.redactingPassword(databaseURI)),
             ("db-statement-timeout-ms", String(statementTimeoutMilliseconds)),
@@ -58,14 +103,28 @@ public struct Configuration: Sendable {
             ("idle-exit-s", String(idleExitSeconds)),
             ("max-body-bytes", String(maxBodyBytes)),
             ("log-requests", String(logRequests)),
+            ("jwt-secret-file", jwtSecretFile ?? ""),
+            ("jwt-issuer", jwtIssuer),
+            ("jwt-audience", jwtAudience),
+            ("jwt-public-keys", jwtPublicKeys.map { "\($0.keyID)=\($0.path)" }.joined(separator: ",")),
+            ("jwt-trusted-issuers", jwtTrustedIssuers.joined(separator: ",")),
+            ("jwt-leeway-s", String(jwtLeewaySeconds)),
+            ("jwt-ttl-s", String(jwtTTLSeconds)),
+            ("session-ttl-hours", String(sessionTTLHours)),
+            ("password-iterations", String(passwordIterations)),
+            ("login-attempts-per-minute", String(loginAttemptsPerMinute)),
+            ("login-attempts-burst", String(loginAttemptsBurst)),
         ]
         return lines.map { "\($0.0) = \($0.1)" }.joined(separator: "\n") + "\n"
     }
 
     /// The libpq connection string for one program: `db-uri` plus `application_name` (so `pg_stat_activity` shows
     /// who is who), the connect timeout and the statement timeout.
-    public func connectionString(applicationName: String) -> String {
-        let options = "-c statement_timeout=\(statementTimeoutMilliseconds)"
+    /// - Parameter asynchronousCommit: makes commits outside explicit transactions asynchronous (the responders'
+    ///   reads and their audit rows); transactions that change state ask for synchronous commit themselves.
+    public func connectionString(applicationName: String, asynchronousCommit: Bool = false) -> String {
+        var options = "-c statement_timeout=\(statementTimeoutMilliseconds)"
+        if asynchronousCommit { options += " -c synchronous_commit=off" }
         if databaseURI.hasPrefix("postgresql://") || databaseURI.hasPrefix("postgres://") {
             let separator = databaseURI.contains("?") ? "&" : "?"
             return databaseURI + separator + "application_name=\(applicationName)"
@@ -73,6 +132,11 @@ public struct Configuration: Sendable {
         }
         return databaseURI + " application_name=\(applicationName) connect_timeout=\(connectTimeoutSeconds)"
             + " options='\(options)'"
+    }
+
+    /// Splits a comma-separated setting, dropping blanks.
+    static func list(_ text: String?) -> [String] {
+        (text ?? "").split(separator: ",").map { $0.trimmingBlanks() }.filter { !$0.isEmpty }
     }
 
     static func isConnectionString(_ text: String) -> Bool {

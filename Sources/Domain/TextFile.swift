@@ -47,3 +47,13 @@ extension Configuration {
         return try load(fileText: text, fileName: path, environment: environment)
     }
 }
+
+/// Standard error for command-line programs (Swift 6 forbids touching the C `stderr` global).
+public enum StandardError {
+    /// Writes `line` and a newline in one `write(2)`.
+    public static func write(_ line: String) {
+        var bytes = Array(line.utf8)
+        bytes.append(0x0A)
+        bytes.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}

@@ -155,11 +155,13 @@ public final class Connection {
     ///
     /// Serialization failures and deadlocks (40001, 40P01) are retried up to three attempts in all, since the
     /// server asks for exactly that; `body` must therefore be safe to run again.
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
+    /// - Parameter synchronousCommit: true makes COMMIT wait for the WAL flush even when the session's default is
+    ///   asynchronous (the responders read asynchronously and change synchronously).
+    public func transaction<T>(synchronousCommit: Bool = false, _ body: () throws -> T) throws -> T {
         precondition(!isInTransaction, "transactions do not nest")
         var attempt = 1
         while true {
-            try command("BEGIN")
+            try command(synchronousCommit ? "BEGIN; SET LOCAL synchronous_commit = on" : "BEGIN")
             isInTransaction = true
             do {
                 let value = try body()

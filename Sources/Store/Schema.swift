@@ -4,12 +4,33 @@ import Postgres
 public enum Schema {
     /// The newest migration in `sql/migrations` this code was written against. A unit test keeps it equal to the
     /// highest file number, and `/api/v1/health/ready` answers 503 until the database has reached it.
-    public static let version = 1
+    public static let version = 2
 }
 
 /// Advisory lock keys, one per single-runner job, spelled once so two programs never pick the same number.
 public enum AdvisoryLockKey {
     public static let migrations: Int64 = 0x5357_0001
+    public static let sweeper: Int64 = 0x5357_0002
+}
+
+/// A session advisory lock for a single-runner batch: the second run on any host finds it taken and exits.
+public struct AdvisoryLock {
+    private let connection: Connection
+    private let key: Int64
+
+    public init(connection: Connection, key: Int64) {
+        self.connection = connection
+        self.key = key
+    }
+
+    /// Takes the lock if it is free; the lock lasts until `release()` or the session ends (a killed run frees it).
+    public func tryAcquire() throws -> Bool {
+        try connection.first(AdvisoryLockTry(key: key)) ?? false
+    }
+
+    public func release() throws {
+        try connection.execute(AdvisoryLockRelease(key: key))
+    }
 }
 
 /// Health facts that need the database.

@@ -139,6 +139,23 @@ extension Problem {
         Problem(.unavailable, detail: detail, headers: [("Retry-After", String(retryAfterSeconds))])
     }
 
+    /// 401 with `WWW-Authenticate` (RFC 6750); `error` is the bearer error code such as `invalid_token`.
+    public static func unauthenticated(
+        _ kind: Kind = .unauthenticated, detail: String = "This route needs credentials: an API key or a token.",
+        error: String? = nil
+    ) -> Problem {
+        var challenge = "Bearer realm=\"switchyard\""
+        if let error { challenge += ", error=\"\(error)\"" }
+        return Problem(kind, detail: detail, headers: [("WWW-Authenticate", challenge)])
+    }
+
+    /// 403 naming the permission the caller lacks.
+    public static func forbidden(_ permission: String) -> Problem {
+        Problem(
+            .forbidden, detail: "This needs the permission \(permission).",
+            extensions: [("required_permission", .string(permission))])
+    }
+
     /// 500; the reason goes to the log, never to the client.
     public static let internalError = Problem(.internalError, detail: "The request could not be completed.")
 }

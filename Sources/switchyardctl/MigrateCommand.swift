@@ -25,13 +25,13 @@ struct MigrateCommand: ParsableCommand {
 
     func run() throws {
         let config = try loadConfiguration(global)
-        let connection = Connection(conninfo: config.connectionString(applicationName: "switchyardctl"))
+        let connection = openConnection(config)
         defer { connection.close() }
         let files: [MigrationFile]
         do {
             files = try MigrationFile.load(directory: dir)
         } catch {
-            printError("switchyardctl migrate: \(error)")
+            StandardError.write("switchyardctl migrate: \(error)")
             throw ExitCode(66)
         }
         let migrator = Migrator(connection: connection) { Hex.encode(SHA256.hash($0)) }
@@ -46,10 +46,10 @@ struct MigrateCommand: ParsableCommand {
             let applied = try migrator.migrate(files)
             print("switchyardctl migrate: applied=\(applied.count) total=\(files.count)")
         } catch let error as MigrationError {
-            printError("switchyardctl migrate: \(error)")
+            StandardError.write("switchyardctl migrate: \(error)")
             throw ExitCode(65)
         } catch let error as DatabaseError {
-            printError("switchyardctl migrate: \(error.debugDescription)")
+            StandardError.write("switchyardctl migrate: \(error.debugDescription)")
             throw ExitCode(error.isConnectionFailure ? 69 : 70)
         }
     }

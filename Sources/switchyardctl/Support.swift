@@ -1,20 +1,83 @@
+import API
 import ArgumentParser
 import Domain
 import Glibc
+import OpenSSL
+import Postgres
+import Store
 
 /// Loads the configuration or exits 78 with every problem listed.
 func loadConfiguration(_ options: GlobalOptions) throws -> Configuration {
     do {
         return try Configuration.load(path: options.config, environment: ProcessEnvironment.current())
     } catch {
-        printError(error.description)
+        StandardError.write(error.description)
         throw ExitCode(78)
     }
 }
 
-/// Writes a line to standard error.
-func printError(_ text: String) {
-    var line = Array(text.utf8)
-    line.append(0x0A)
-    line.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
+/// A connection for an administrative command.
+func openConnection(_ config: Configuration) -> Connection {
+    Connection(conninfo: config.connectionString(applicationName: "switchyardctl"))
+}
+
+/// Runs a change and its audit row in one transaction, mapping failures to exit codes: 69 when the database is
+/// unreachable, 65 for data the database refuses, 70 otherwise.
+func auditedChange(
+    _ connection: Connection, command: String, event: String, detail: [(String, String)], _ body: () throws -> Void
+) throws {
+    do {
+        try connection.transaction(synchronousCommit: true) {
+            try body()
+            let operator_ = ProcessEnvironment.current()["USER"] ?? "unknown"
+            var detailJSON = "{"
+            for (index, (key, value)) in (detail + [("os_user", operator_)]).enumerated() {
+                if index > 0 { detailJSON += "," }
+                detailJSON += jsonString(key) + ":" + jsonString(value)
+            }
+            detailJSON += "}"
+            try AuditStore(connection: connection).insert(
+                AuditEntry(
+                    requestID: "cli-" + Hex.encode(try SecureRandom.bytes(count: 8)), event: event, principalID: nil,
+                    principalName: nil, credentialKind: nil, keyPrefix: nil, method: "CLI", route: "switchyardctl " + command,
+                    status: 200, latencyMicroseconds: 0, clientAddress: nil, userAgent: nil, detailJSON: detailJSON))
+        }
+    } catch let error as DatabaseError {
+        StandardError.write("switchyardctl \(command): \(error.debugDescription)")
+        throw ExitCode(error.isConnectionFailure ? 69 : 65)
+    } catch CommandFailure.notFound(let message) {
+        StandardError.write("switchyardctl \(command): \(message)")
+        throw ExitCode(65)
+    }
+}
+
+/// A JSON string literal.
+func jsonString(_ text: String) -> String {
+    var result = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": result += "\\\""
+        case "\\": result += "\\\\"
+        case _ where scalar.value < 0x20: result += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+        default: result.unicodeScalars.append(scalar)
+        }
+    }
+    return result + "\""
+}
+
+/// Reads one line from standard input (a password), without the newline.
+func readSecretLine() throws -> String {
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        StandardError.write("expected the password on standard input")
+        throw ExitCode(64)
+    }
+    return line
+}
+
+/// Fails with exit 64 when a value breaks a field rule.
+func check(_ message: String?, _ what: String) throws {
+    if let message {
+        StandardError.write("\(what) \(message)")
+        throw ExitCode(64)
+    }
 }

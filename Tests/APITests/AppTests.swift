@@ -6,13 +6,14 @@ import Web
 
 /// The composition root called in process, without services (routes that need the database are not called here).
 @Suite struct AppTests {
-    let app = App(config: Configuration())
+    let app = try! App(config: Configuration())
 
     func respond(_ method: String, _ path: String, body: [UInt8] = [], tooLarge: Bool = false) -> (Response, JSON?) {
         var request = Request(method: method, path: path, body: body, requestID: "test-request")
         request.bodyExceedsLimit = tooLarge
         let context = RequestContext(
-            requestID: "test-request", connection: Connection(conninfo: "host=/nonexistent"), config: Configuration())
+            request: request, connection: Connection(conninfo: "host=/nonexistent connect_timeout=1"),
+            config: Configuration(), services: app.services)
         let response = app.respond(to: request, context: context)
         guard case .bytes(let bytes) = response.body else { return (response, nil) }
         return (response, try? JSON.parse(bytes))

@@ -40,3 +40,37 @@ import Testing
         #expect(!owner.covers(PermissionSet([Permission(literal: "*")])))
     }
 }
+
+@Suite struct PermissionIntersectionTests {
+    func set(_ values: [String]) -> PermissionSet { PermissionSet(values.map { Permission(literal: $0) }) }
+
+    @Test func scopesNarrowAnOwner() {
+        let owner = set(["job:*", "device:read", "circuit:*"])
+        let effective = owner.intersection(set(["job:read", "device:*"]))
+        #expect(effective == set(["job:read", "device:read"]))
+        #expect(effective.allows(Permission(literal: "job:read")))
+        #expect(!effective.allows(Permission(literal: "job:create")))
+        #expect(!effective.allows(Permission(literal: "device:create")))
+    }
+
+    @Test func everythingScopeKeepsTheOwner() {
+        let owner = set(["job:create", "job:read"])
+        #expect(owner.intersection(set(["*"])) == owner)
+        #expect(set(["*"]).intersection(owner) == owner)
+    }
+
+    @Test func intersectionAllowsExactlyWhatBothAllow() {
+        let grants = ["*", "job:*", "job:read", "job:read:all", "device:*", "device:read", "storage:snapshot:*"]
+        let probes = ["job:read", "job:create", "job:read:all", "device:reserve", "storage:snapshot:create", "audit:read"]
+        for a in 0..<grants.count {
+            for b in 0..<grants.count {
+                let left = set([grants[a], grants[(a + 3) % grants.count]])
+                let right = set([grants[b]])
+                let both = left.intersection(right)
+                for probe in probes.map({ Permission(literal: $0) }) {
+                    #expect(both.allows(probe) == (left.allows(probe) && right.allows(probe)), "\(left) ∩ \(right) on \(probe)")
+                }
+            }
+        }
+    }
+}

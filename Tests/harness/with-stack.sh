@@ -29,13 +29,25 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=127.0.0.1" \
     -addext "subjectAltName=IP:127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.crt" 2>/dev/null
 
+# An identity provider's signing keys (RS256 and ES256) that the responders trust, for the token tests.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tls/idp-rsa.key" 2>/dev/null
+openssl pkey -in "$tls/idp-rsa.key" -pubout -out "$tls/idp-rsa.pub"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tls/idp-ec.key" 2>/dev/null
+openssl pkey -in "$tls/idp-ec.key" -pubout -out "$tls/idp-ec.pub"
+stack_secret_file "$work/jwt.secret"
+
 port=$(stack_free_port 21080)
 tls_port=$(stack_free_port $((port + 1)))
 
 export SWITCHYARD_DB_URI="postgresql:///switchyard?host=$work/run&user=switchyard"
+export SWITCHYARD_JWT_SECRET_FILE=$work/jwt.secret
+export SWITCHYARD_JWT_PUBLIC_KEYS="idp-rsa=$tls/idp-rsa.pub,idp-ec=$tls/idp-ec.pub"
+export SWITCHYARD_JWT_TRUSTED_ISSUERS="https://idp.test"
+export SWITCHYARD_PASSWORD_ITERATIONS=100000
 export SWITCHYARD_MAX_REQUESTS=${SWITCHYARD_MAX_REQUESTS:-1000}
 export SWITCHYARD_MAX_BODY_BYTES=${SWITCHYARD_MAX_BODY_BYTES:-1048576}
 export STACK_RESPAWN_WINDOW_MS=100
+stack_bootstrap_admin "$bin" "$work/admin.key"
 stack_start_responders "$work/run/fcgi.sock" 2 "$bin/switchyard-fcgi" 2>>"$work/fcgi.log"
 stack_render_nginx "$work/run" "127.0.0.1:$port" "$root/www" "$tls_port" "$tls/server.crt" "$tls/server.key" \
     "$tls/client-ca.crt"
@@ -56,6 +68,9 @@ export TEST_PG_START="$pg_ctl_command -l $work/pg/postgres.log -o \"-c listen_ad
 export TEST_MULTIWATCH_PID=$STACK_RESPONDERS_PID                               # parent of the responders
 export TEST_RESPONDER_LOG=$work/fcgi.log
 export TEST_BIN_DIR=$bin
+export TEST_ADMIN_KEY=$(cat "$work/admin.key")                                  # an admin's API key
+export TEST_JWT_SECRET_FILE=$SWITCHYARD_JWT_SECRET_FILE                         # the HS256 secret
+export TEST_IDP_RSA_KEY=$tls/idp-rsa.key TEST_IDP_EC_KEY=$tls/idp-ec.key        # trusted IdP keys (kid idp-rsa, idp-ec)
 export TEST_MAX_REQUESTS=$SWITCHYARD_MAX_REQUESTS
 export TEST_MAX_BODY_BYTES=$SWITCHYARD_MAX_BODY_BYTES
 

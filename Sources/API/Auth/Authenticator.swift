@@ -1,0 +1,163 @@
+import Domain
+import OpenSSL
+import Store
+import Web
+
+/// Turns the credentials a request presents into an `Identity`, in the documented order: a TLS client
+/// certificate nginx verified, then `Authorization: Bearer <key or token>`, then `X-API-Key`.
+///
+/// Each path costs one database round trip, which also counts the request against the principal's rate limit.
+/// Failures are 401 problems with a type per cause; a wrong secret for a known key gets the same answer as an
+/// unknown key, so a key's prefix reveals nothing about it.
+struct Authenticator {
+    let tokens: TokenService
+
+    /// The outcome of authentication.
+    struct Outcome {
+        let identity: Identity
+        let rateLimit: RateLimitDecision?
+    }
+
+    /// A refused credential: the problem for the client and the reason for the audit trail.
+    struct Failure: Error, ProblemConvertible {
+        let problem: Problem
+        let reason: String
+    }
+
+    /// Authenticates the request; nil when it presents no credentials at all.
+    func authenticate(_ request: Request, context: RequestContext) throws -> Outcome? {
+        if let certificate = request.clientCertificate, certificate.verification != "NONE" {
+            return try authenticateCertificate(certificate, context: context)
+        }
+        if let authorization = request.headers["authorization"] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                throw Failure(
+                    problem: .unauthenticated(
+                        .invalidCredential, detail: "Only Bearer credentials are accepted.", error: "invalid_request"),
+                    reason: "unsupported-scheme")
+            }
+            let credential = String(parts[1]).trimmingSpaces()
+            if credential.hasPrefix(ApiKeySecret.marker) {
+                return try authenticateKey(credential, context: context)
+            }
+            return try authenticateToken(credential, context: context)
+        }
+        if let key = request.headers["x-api-key"] {
+            return try authenticateKey(key.trimmingSpaces(), context: context)
+        }
+        return nil
+    }
+
+    private func authenticateKey(_ text: String, context: RequestContext) throws -> Outcome {
+        guard let (prefix, hash) = ApiKeySecret.parse(text) else {
+            throw Failure(
+                problem: .unauthenticated(.invalidCredential, detail: "The API key is malformed.", error: "invalid_token"),
+                reason: "key-malformed")
+        }
+        context.presentedKeyPrefix = prefix
+        let unknown = Failure(
+            problem: .unauthenticated(.invalidCredential, detail: "The API key is not valid.", error: "invalid_token"),
+            reason: "key-unknown")
+        guard let found = try AuthStore(connection: context.connection).apiKey(prefix: prefix, hash: hash) else {
+            throw unknown
+        }
+        guard ConstantTime.equals(found.secretHash, hash) else {
+            context.failedPrincipal = (found.principal.id, found.principal.name)
+            throw Failure(problem: unknown.problem, reason: "key-wrong-secret")
+        }
+        let now = context.receivedAt
+        context.failedPrincipal = (found.principal.id, found.principal.name)
+        if let revokedAt = found.revokedAt, revokedAt <= now {
+            throw Failure(
+                problem: .unauthenticated(.revokedCredential, detail: "This API key was revoked.", error: "invalid_token"),
+                reason: "key-revoked")
+        }
+        if let expiresAt = found.expiresAt, expiresAt <= now {
+            throw Failure(
+                problem: .unauthenticated(.expiredCredential, detail: "This API key has expired.", error: "invalid_token"),
+                reason: "key-expired")
+        }
+        try requireActive(found.principal)
+        context.failedPrincipal = nil
+        let owner = PermissionSet(found.principal.permissions.compactMap(Permission.init))
+        let scopes = PermissionSet(found.scopes.compactMap(Permission.init))
+        // A grace-period expiry of a rotated key is also when it stops working.
+        let endsAt = [found.expiresAt, found.revokedAt].compactMap { $0 }.min()
+        return Outcome(
+            identity: Identity(
+                principalID: found.principal.id, principalName: found.principal.name, principalKind: found.principal.kind,
+                roles: found.principal.roles, permissions: owner.intersection(scopes),
+                credential: Credential(kind: found.isSession ? .sessionKey : .apiKey, keyPrefix: prefix, expiresAt: endsAt)),
+            rateLimit: found.rateLimit)
+    }
+
+    private func authenticateToken(_ token: String, context: RequestContext) throws -> Outcome {
+        let claims: TokenClaims
+        do {
+            claims = try tokens.verify(token, now: context.receivedAt)
+        } catch {
+            throw Failure(problem: error.problem, reason: error.reason)
+        }
+        guard let found = try AuthStore(connection: context.connection).tokenSubject(claims.subject, roles: claims.roles)
+        else { throw Failure(problem: TokenFailure.claimsRejected("unknown subject").problem, reason: "token-subject") }
+        try requireActive(found.principal)
+        let permissions = claims.permissions ?? found.principal.permissions.compactMap(Permission.init)
+        return Outcome(
+            identity: Identity(
+                principalID: found.principal.id, principalName: found.principal.name, principalKind: found.principal.kind,
+                roles: claims.roles, permissions: PermissionSet(permissions),
+                credential: Credential(kind: .token, expiresAt: claims.expiresAt)),
+            rateLimit: found.rateLimit)
+    }
+
+    private func authenticateCertificate(_ presented: ClientCertificate, context: RequestContext) throws -> Outcome {
+        guard presented.isVerified else {
+            throw Failure(
+                problem: .unauthenticated(
+                    .invalidCredential, detail: "The client certificate was not verified by the server's CA."),
+                reason: "certificate-unverified")
+        }
+        guard let certificate = try? Certificate(urlEncodedPEM: presented.escapedPEM) else {
+            throw Failure(
+                problem: .unauthenticated(.invalidCredential, detail: "The client certificate could not be read."),
+                reason: "certificate-malformed")
+        }
+        let now = context.receivedAt
+        guard let found = try AuthStore(connection: context.connection).certificate(
+            fingerprint: certificate.sha256Fingerprint)
+        else {
+            throw Failure(
+                problem: .unauthenticated(.invalidCredential, detail: "The client certificate is not registered."),
+                reason: "certificate-unknown")
+        }
+        context.failedPrincipal = (found.principal.id, found.principal.name)
+        if found.revokedAt != nil {
+            throw Failure(
+                problem: .unauthenticated(.revokedCredential, detail: "The client certificate was revoked."),
+                reason: "certificate-revoked")
+        }
+        let notAfter = min(found.notAfter, Timestamp(seconds: certificate.notAfter))
+        if notAfter <= now || now < Timestamp(seconds: certificate.notBefore) {
+            throw Failure(
+                problem: .unauthenticated(.expiredCredential, detail: "The client certificate is not valid now."),
+                reason: "certificate-expired")
+        }
+        try requireActive(found.principal)
+        context.failedPrincipal = nil
+        return Outcome(
+            identity: Identity(
+                principalID: found.principal.id, principalName: found.principal.name, principalKind: found.principal.kind,
+                roles: found.principal.roles, permissions: PermissionSet(found.principal.permissions.compactMap(Permission.init)),
+                credential: Credential(kind: .certificate, expiresAt: notAfter)),
+            rateLimit: found.rateLimit)
+    }
+
+    private func requireActive(_ principal: PrincipalFacts) throws {
+        guard principal.isActive else {
+            throw Failure(
+                problem: .unauthenticated(.inactivePrincipal, detail: "This principal is deactivated.", error: "invalid_token"),
+                reason: "principal-inactive")
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import Domain
+import Web
+
+/// Establishes who is calling from the credentials the request presents, if any (probes skip this).
+///
+/// Presented but bad credentials end the request with a 401 at once, even on routes that need none: a client
+/// with a broken key should learn so. The audit row records the failure's reason.
+struct AuthenticateMiddleware: Middleware {
+    func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
+        guard context.route?.access != .probe else { return try next(request, context) }
+        do {
+            if let outcome = try context.services.authenticator.authenticate(request, context: context) {
+                context.identity = outcome.identity
+                context.rateLimit = outcome.rateLimit
+            }
+        } catch let failure as Authenticator.Failure {
+            context.auditEvent = "auth.failure"
+            context.auditDetail = [("reason", .string(failure.reason))]
+            throw failure.problem
+        }
+        return try next(request, context)
+    }
+}

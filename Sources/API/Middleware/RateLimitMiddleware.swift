@@ -1,0 +1,44 @@
+import Domain
+import Store
+import Web
+
+/// Enforces the rate limits kept in PostgreSQL, shared by every process and host, and sends the `RateLimit-*`
+/// headers (IETF draft-ietf-httpapi-ratelimit-headers) on every response, problems included.
+///
+/// Authenticated requests were already counted by the authentication call; anonymous requests to public routes
+/// are counted per client address with the `anonymous` role's limits. Over the limit: 429 with `Retry-After`.
+struct RateLimitMiddleware: Middleware {
+    func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
+        guard let access = context.route?.access, access != .probe else { return try next(request, context) }
+        if context.identity == nil, access == .public {
+            context.rateLimit = try AuthStore(connection: context.connection).rateLimitHit(
+                subject: "a:" + request.clientAddress)
+        }
+        guard let decision = context.rateLimit else { return try next(request, context) }
+        let headers = Self.headers(decision)
+        guard decision.isAllowed else {
+            context.auditEvent = "rate_limit.exceeded"
+            context.auditDetail = [("limit", .int(Int64(decision.limit)))]
+            throw Problem(
+                .rateLimited, detail: "Too many requests; retry in \(decision.retryAfterSeconds) s.",
+                headers: headers + [("Retry-After", String(decision.retryAfterSeconds))])
+        }
+        do {
+            var response = try next(request, context)
+            response.headers.append(contentsOf: headers)
+            return response
+        } catch {
+            var problem = ProblemBoundaryMiddleware.problem(for: error, context: context)
+            problem.headers.append(contentsOf: headers)
+            throw problem
+        }
+    }
+
+    static func headers(_ decision: RateLimitDecision) -> [(name: String, value: String)] {
+        [
+            ("RateLimit-Limit", String(decision.limit)),
+            ("RateLimit-Remaining", String(decision.remaining)),
+            ("RateLimit-Reset", String(decision.resetSeconds)),
+        ]
+    }
+}

@@ -1,0 +1,99 @@
+import Domain
+import Store
+import Web
+
+/// Reading the audit trail: filtered pages, single rows, and an NDJSON export streamed page by page.
+struct AuditRoutes {
+    func register(in router: inout Router<RequestContext>) {
+        let read = Access.permission(Permission(literal: "audit:read"))
+        router.add("GET", "/api/v1/audit", access: read, handler: Self.list)
+        router.add("GET", "/api/v1/audit/export", access: read, handler: Self.export)
+        router.add("GET", "/api/v1/audit/{id}", access: read, handler: Self.get)
+    }
+
+    /// Rows export reads per database round trip; the response never holds more than one page in memory.
+    static let exportPageSize = 1000
+
+    /// Newest first, filtered by `principal`, `event`, `route`, `status`, `from`, `to`; `limit` and `cursor`.
+    @Sendable static func list(_ request: Request, _ context: RequestContext) throws -> Response {
+        let allowed: Set = ["principal", "event", "route", "status", "from", "to", "limit", "cursor"]
+        try rejectUnknown(request.query, allowed: allowed)
+        let page = try PageRequest(request.query)
+        var filter = AuditFilter(
+            principalName: request.query["principal"], event: request.query["event"], route: request.query["route"])
+        if let text = request.query["status"] {
+            guard let status = Int(text), (100...599).contains(status) else {
+                throw Problem.invalidField("status", "must be an HTTP status code")
+            }
+            filter.status = status
+        }
+        (filter.from, filter.to) = try timeRange(request.query)
+        var beforeID: Int64?
+        if let cursor = page.cursor {
+            guard let id = Int64(cursor) else { throw Problem.invalidField("cursor", "is not a cursor from this list") }
+            beforeID = id
+        }
+        let rows = try AuditStore(connection: context.connection).list(filter, beforeID: beforeID, limit: page.limit + 1)
+        let shown = rows.prefix(page.limit)
+        let next: JSON = rows.count > page.limit ? .string(String(shown.last!.id)) : .null
+        return .json(.object([("items", .array(shown.map { .fragment($0.json) })), ("next_cursor", next)]))
+    }
+
+    @Sendable static func get(_ request: Request, _ context: RequestContext) throws -> Response {
+        guard let id = request.pathParameters["id"].flatMap(Int64.init) else { throw Problem.notFound("No such audit row.") }
+        guard let json = try AuditStore(connection: context.connection).get(id: id) else {
+            throw Problem.notFound("No audit row \(id).")
+        }
+        return .json(text: json)
+    }
+
+    /// Every row with `from` ≤ at < `to` (both optional), oldest first, one JSON object per line
+    /// (`application/x-ndjson`), written page by page as it is read.
+    @Sendable static func export(_ request: Request, _ context: RequestContext) throws -> Response {
+        try rejectUnknown(request.query, allowed: ["from", "to"])
+        let (from, to) = try timeRange(request.query)
+        let store = AuditStore(connection: context.connection)
+        return Response(status: 200, headers: [("Content-Type", "application/x-ndjson")]) { writer in
+            var afterID: Int64 = 0
+            while true {
+                let rows = try store.exportPage(from: from, to: to, afterID: afterID, limit: exportPageSize)
+                guard let last = rows.last else { return }
+                var chunk: [UInt8] = []
+                for row in rows {
+                    chunk.append(contentsOf: row.json.utf8)
+                    chunk.append(0x0A)
+                }
+                try writer.write(chunk)
+                afterID = last.id
+                if rows.count < exportPageSize { return }
+            }
+        }
+    }
+
+    private static func timeRange(_ query: QueryParameters) throws -> (Timestamp?, Timestamp?) {
+        var errors: [FieldError] = []
+        var bounds: [Timestamp?] = []
+        for name in ["from", "to"] {
+            guard let text = query[name] else {
+                bounds.append(nil)
+                continue
+            }
+            guard let value = Timestamp(rfc3339: text) else {
+                errors.append(FieldError(field: name, message: "must be an RFC 3339 timestamp"))
+                bounds.append(nil)
+                continue
+            }
+            bounds.append(value)
+        }
+        if !errors.isEmpty { throw Problem.validation(errors) }
+        return (bounds[0], bounds[1])
+    }
+
+    private static func rejectUnknown(_ query: QueryParameters, allowed: Set<String>) throws {
+        guard query.isWellFormed else { throw Problem(.badRequest, detail: "The query string is not valid percent-encoding.") }
+        let unknown = query.unknownNames(allowed: allowed)
+        if !unknown.isEmpty {
+            throw Problem.validation(unknown.map { FieldError(field: $0, message: "is not a known parameter") })
+        }
+    }
+}

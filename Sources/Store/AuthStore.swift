@@ -1,0 +1,42 @@
+import Domain
+import Postgres
+
+/// The database side of authentication and rate limiting: each call is one round trip.
+public struct AuthStore {
+    private let connection: Connection
+
+    public init(connection: Connection) {
+        self.connection = connection
+    }
+
+    /// The key with this public prefix and its owner, or nil when no key has it. When `hash` matches a usable key
+    /// the request is counted against the owner's rate limit in the same call.
+    public func apiKey(prefix: String, hash: [UInt8], now: Timestamp? = nil) throws -> ApiKeyAuthentication? {
+        try connection.first(AuthApiKey(prefix: prefix, hash: hash, now: now))
+    }
+
+    /// The principal registered for a certificate fingerprint, or nil.
+    public func certificate(fingerprint: [UInt8], now: Timestamp? = nil) throws -> CertificateAuthentication? {
+        try connection.first(AuthCertificate(fingerprint: fingerprint, now: now))
+    }
+
+    /// The principal a verified token names, created on first sight.
+    public func tokenSubject(_ subject: String, roles: [String], now: Timestamp? = nil) throws -> TokenAuthentication? {
+        try connection.first(AuthTokenSubject(subject: subject, roles: roles, now: now))
+    }
+
+    /// Counts one request of a subject that is not a principal; nil limits mean the `anonymous` role's.
+    public func rateLimitHit(
+        subject: String, perMinute: Int? = nil, perHour: Int? = nil, burst: Int? = nil, now: Timestamp? = nil
+    ) throws -> RateLimitDecision {
+        guard let decision = try connection.first(
+            RateLimitHitStatement(subject: subject, perMinute: perMinute, perHour: perHour, burst: burst, now: now))
+        else { throw DatabaseError(sqlState: SQLState("P0002"), message: "the anonymous role is missing") }
+        return decision
+    }
+
+    /// Deletes rate-limit rows that no longer limit anything; returns how many.
+    public func pruneRateLimitState(now: Timestamp? = nil) throws -> Int {
+        try connection.execute(RateLimitStatePrune(now: now)).affectedRows
+    }
+}

@@ -1,0 +1,153 @@
+import Domain
+import Postgres
+
+/// The API key with this prefix, its owner and, when the hash matches a usable key, the rate-limit hit.
+struct AuthApiKey: Statement {
+    static let sql = """
+        SELECT key_id, secret_hash, key_kind, scopes, epoch_us(expires_at), epoch_us(revoked_at),
+               principal_id, principal_name, principal_kind, is_active, roles, permissions,
+               rate_limit, rate_allowed, rate_remaining, rate_reset, rate_retry_after
+        FROM auth_api_key($1::text, $2::bytea, coalesce($3::timestamptz, now()))
+        """
+    typealias Row = ApiKeyAuthentication
+    let prefix: String
+    let hash: [UInt8]
+    let now: Timestamp?
+    var binds: [PostgresValue] { [.text(prefix), .bytes(hash), .text(now?.rfc3339)] }
+    static func decode(_ row: ResultRow) throws -> Row {
+        ApiKeyAuthentication(
+            keyID: try row.int(0), secretHash: try row.bytes(1), isSession: try row.string(2) == "session",
+            scopes: try row.stringArray(3), expiresAt: try row.optionalInt(4).map(Timestamp.init(microseconds:)),
+            revokedAt: try row.optionalInt(5).map(Timestamp.init(microseconds:)),
+            principal: try PrincipalFacts(row, from: 6), rateLimit: try RateLimitDecision(row, from: 12))
+    }
+}
+
+/// The principal registered for a certificate fingerprint, with the rate-limit hit.
+struct AuthCertificate: Statement {
+    static let sql = """
+        SELECT epoch_us(certificate_not_after), epoch_us(certificate_revoked_at),
+               principal_id, principal_name, principal_kind, is_active, roles, permissions,
+               rate_limit, rate_allowed, rate_remaining, rate_reset, rate_retry_after
+        FROM auth_certificate($1::bytea, coalesce($2::timestamptz, now()))
+        """
+    typealias Row = CertificateAuthentication
+    let fingerprint: [UInt8]
+    let now: Timestamp?
+    var binds: [PostgresValue] { [.bytes(fingerprint), .text(now?.rfc3339)] }
+    static func decode(_ row: ResultRow) throws -> Row {
+        CertificateAuthentication(
+            notAfter: Timestamp(microseconds: try row.int(0)),
+            revokedAt: try row.optionalInt(1).map(Timestamp.init(microseconds:)),
+            principal: try PrincipalFacts(row, from: 2), rateLimit: try RateLimitDecision(row, from: 8))
+    }
+}
+
+/// The principal a verified token names (created on first sight), the permissions of the token's roles, and the
+/// rate-limit hit.
+struct AuthTokenSubject: Statement {
+    static let sql = """
+        SELECT principal_id, principal_name, principal_kind, is_active, $2::text[], permissions,
+               rate_limit, rate_allowed, rate_remaining, rate_reset, rate_retry_after
+        FROM auth_token_subject($1::text, $2::text[], true, coalesce($3::timestamptz, now()))
+        """
+    typealias Row = TokenAuthentication
+    let subject: String
+    let roles: [String]
+    let now: Timestamp?
+    var binds: [PostgresValue] { [.text(subject), .textArray(roles), .text(now?.rfc3339)] }
+    static func decode(_ row: ResultRow) throws -> Row {
+        TokenAuthentication(principal: try PrincipalFacts(row, from: 0), rateLimit: try RateLimitDecision(row, from: 6))
+    }
+}
+
+/// One request of a subject without a principal (a client address, a username at login) against explicit limits,
+/// or (when the limits are null) those of the `anonymous` role.
+struct RateLimitHitStatement: Statement {
+    static let sql = """
+        SELECT coalesce($4::integer, r.rate_burst), h.allowed, h.remaining, h.reset_seconds, h.retry_after_seconds
+        FROM role r,
+             rate_limit_hit($1::text, coalesce($2::integer, r.rate_per_minute), coalesce($3::integer, r.rate_per_hour),
+                            coalesce($4::integer, r.rate_burst), coalesce($5::timestamptz, now())) h
+        WHERE r.name = 'anonymous'
+        """
+    typealias Row = RateLimitDecision
+    let subject: String
+    let perMinute: Int?
+    let perHour: Int?
+    let burst: Int?
+    let now: Timestamp?
+    var binds: [PostgresValue] { [.text(subject), .int(perMinute), .int(perHour), .int(burst), .text(now?.rfc3339)] }
+    static func decode(_ row: ResultRow) throws -> RateLimitDecision {
+        guard let decision = try RateLimitDecision(row, from: 0) else {
+            throw DatabaseError(sqlState: SQLState("22004"), message: "rate_limit_hit returned no decision")
+        }
+        return decision
+    }
+}
+
+/// Facts about a principal that every authentication function returns in the same column order.
+public struct PrincipalFacts: Sendable, Equatable {
+    public let id: Int64
+    public let name: String
+    public let kind: PrincipalKind
+    public let isActive: Bool
+    public let roles: [String]
+    public let permissions: [String]
+
+    init(_ row: ResultRow, from column: Int) throws {
+        id = try row.int(column)
+        name = try row.string(column + 1)
+        kind = PrincipalKind(rawValue: try row.string(column + 2)) ?? .user
+        isActive = try row.bool(column + 3)
+        roles = try row.stringArray(column + 4)
+        permissions = try row.stringArray(column + 5)
+    }
+}
+
+/// What `auth_api_key` found for a prefix.
+public struct ApiKeyAuthentication: Sendable {
+    public let keyID: Int64
+    public let secretHash: [UInt8]
+    public let isSession: Bool
+    public let scopes: [String]
+    public let expiresAt: Timestamp?
+    public let revokedAt: Timestamp?
+    public let principal: PrincipalFacts
+    /// Nil when the key was not usable (nothing was counted).
+    public let rateLimit: RateLimitDecision?
+}
+
+/// What `auth_certificate` found for a fingerprint.
+public struct CertificateAuthentication: Sendable {
+    public let notAfter: Timestamp
+    public let revokedAt: Timestamp?
+    public let principal: PrincipalFacts
+    public let rateLimit: RateLimitDecision?
+}
+
+/// What `auth_token_subject` found for a token's subject.
+public struct TokenAuthentication: Sendable {
+    public let principal: PrincipalFacts
+    public let rateLimit: RateLimitDecision?
+}
+
+extension RateLimitDecision {
+    /// Decodes `limit, allowed, remaining, reset, retry_after` columns; nil when `allowed` is NULL (not counted).
+    init?(_ row: ResultRow, from column: Int) throws {
+        if row.isNull(column + 1) { return nil }
+        self.init(
+            isAllowed: try row.bool(column + 1), limit: Int(try row.int(column)), remaining: Int(try row.int(column + 2)),
+            resetSeconds: Int(try row.int(column + 3)), retryAfterSeconds: Int(try row.int(column + 4)))
+    }
+}
+
+/// Forgets rate-limit state that no longer limits anything (bucket full again and the hour over).
+struct RateLimitStatePrune: Statement {
+    static let sql = """
+        DELETE FROM rate_limit_state
+        WHERE tat < coalesce($1::timestamptz, now()) AND hour_start < date_trunc('hour', coalesce($1::timestamptz, now()))
+        """
+    let now: Timestamp?
+    var binds: [PostgresValue] { [.text(now?.rfc3339)] }
+}
