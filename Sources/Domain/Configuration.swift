@@ -41,10 +41,15 @@ public struct Configuration: Sendable {
     public var sessionTTLHours = 2
     /// `password-iterations`: PBKDF2-HMAC-SHA256 iterations for new password hashes (existing hashes keep theirs).
     public var passwordIterations = 600_000
-    /// `login-attempts-per-minute`: sustained login attempts allowed per username and per client address.
+    /// `login-attempts-per-minute`: sustained login attempts allowed per username.
     public var loginAttemptsPerMinute = 10
-    /// `login-attempts-burst`: login attempts allowed at once per username and per client address.
+    /// `login-attempts-burst`: login attempts allowed at once per username.
     public var loginAttemptsBurst = 5
+    /// `login-address-attempts-per-minute`: sustained login attempts allowed per client address (a shared NAT
+    /// address carries many users, so this is looser than the per-username limit).
+    public var loginAddressAttemptsPerMinute = 60
+    /// `login-address-attempts-burst`: login attempts allowed at once per client address.
+    public var loginAddressAttemptsBurst = 20
 
     public init() {}
 
@@ -87,6 +92,10 @@ public struct Configuration: Sendable {
         config.loginAttemptsPerMinute = reader.int(
             "login-attempts-per-minute", default: config.loginAttemptsPerMinute, range: 1...10_000)
         config.loginAttemptsBurst = reader.int("login-attempts-burst", default: config.loginAttemptsBurst, range: 1...1000)
+        config.loginAddressAttemptsPerMinute = reader.int(
+            "login-address-attempts-per-minute", default: config.loginAddressAttemptsPerMinute, range: 1...1_000_000)
+        config.loginAddressAttemptsBurst = reader.int(
+            "login-address-attempts-burst", default: config.loginAddressAttemptsBurst, range: 1...1_000_000)
         try reader.finish()
         return config
     }
@@ -114,6 +123,8 @@ public struct Configuration: Sendable {
             ("password-iterations", String(passwordIterations)),
             ("login-attempts-per-minute", String(loginAttemptsPerMinute)),
             ("login-attempts-burst", String(loginAttemptsBurst)),
+            ("login-address-attempts-per-minute", String(loginAddressAttemptsPerMinute)),
+            ("login-address-attempts-burst", String(loginAddressAttemptsBurst)),
         ]
         return lines.map { "\($0.0) = \($0.1)" }.joined(separator: "\n") + "\n"
     }

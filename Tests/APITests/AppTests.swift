@@ -53,10 +53,30 @@ import Web
         #expect(body?["type"] == .string("/problems/unavailable"))
     }
 
-    @Test func everyRouteDeclaresItsAccess() {
+    /// Every route declares its access in the table; only these may be reached without credentials.
+    @Test func onlyTheListedRoutesAreReachableWithoutCredentials() {
+        let open: Set<String> = ["GET /api/v1/health", "GET /api/v1/health/ready", "POST /api/v1/auth/login"]
         #expect(!app.router.routes.isEmpty)
         for route in app.router.routes {
-            #expect(!route.access.description.isEmpty, "route \(route.method) \(route.pattern)")
+            let name = "\(route.method) \(route.pattern)"
+            switch route.access {
+            case .probe, .public: #expect(open.contains(name), "\(name) is reachable without credentials")
+            case .authenticated, .permission: #expect(!open.contains(name), "\(name) should be open")
+            }
+        }
+    }
+
+    /// Administration routes need permissions that only `*` (admin) grants among the built-in roles.
+    @Test func administrationRoutesNeedAdministrativePermissions() {
+        for route in app.router.routes
+        where route.pattern.hasPrefix("/api/v1/users") || route.pattern.hasPrefix("/api/v1/roles")
+            || route.pattern.hasPrefix("/api/v1/audit")
+        {
+            guard case .permission(let permission) = route.access else {
+                Issue.record("\(route.method) \(route.pattern) has no permission")
+                continue
+            }
+            #expect(["user", "role", "audit"].contains(permission.value.split(separator: ":").first.map(String.init)))
         }
     }
 }

@@ -64,3 +64,13 @@ import Testing
                 == "dbname=sy application_name=x connect_timeout=3 options='-c statement_timeout=5000'")
     }
 }
+
+@Suite struct ConfigurationDefaultsTests {
+    @Test func loginLimitsHaveTheirDefaults() throws {
+        let config = try Configuration.load(fileText: nil, environment: [:])
+        #expect(config.loginAttemptsPerMinute == 10)
+        #expect(config.loginAddressAttemptsPerMinute == 60)
+        #expect(config.loginAddressAttemptsBurst == 20)
+        #expect(config.printable.contains("login-address-attempts-burst = 20"))
+    }
+}

@@ -208,7 +208,10 @@ DECLARE
     p principal;
     role_names text[];
     g record;
-    hit record;
+    hit_allowed boolean;
+    hit_remaining integer;
+    hit_reset integer;
+    hit_retry integer;
 BEGIN
     SELECT * INTO k FROM api_key WHERE prefix = key_prefix;
     IF NOT FOUND THEN
@@ -221,14 +224,14 @@ BEGIN
     IF k.secret_hash = key_hash AND p.is_active
         AND (k.revoked_at IS NULL OR k.revoked_at > at_time)
         AND (k.expires_at IS NULL OR k.expires_at > at_time) THEN
-        SELECT * INTO hit FROM rate_limit_hit('p:' || p.id, g.per_minute, g.per_hour, g.burst, at_time);
+        SELECT * INTO hit_allowed, hit_remaining, hit_reset, hit_retry FROM rate_limit_hit('p:' || p.id, g.per_minute, g.per_hour, g.burst, at_time);
         IF k.last_used_at IS NULL OR k.last_used_at < at_time - interval '1 minute' THEN
             UPDATE api_key SET last_used_at = at_time WHERE id = k.id;
         END IF;
     END IF;
     RETURN QUERY SELECT k.id, k.secret_hash, k.kind, k.scopes, k.expires_at, k.revoked_at,
         p.id, p.name, p.kind, p.is_active, role_names, g.permissions,
-        g.burst, hit.allowed, hit.remaining, hit.reset_seconds, hit.retry_after_seconds;
+        g.burst, hit_allowed, hit_remaining, hit_reset, hit_retry;
 END
 $$;
 
@@ -248,7 +251,10 @@ DECLARE
     p principal;
     role_names text[];
     g record;
-    hit record;
+    hit_allowed boolean;
+    hit_remaining integer;
+    hit_reset integer;
+    hit_retry integer;
 BEGIN
     SELECT * INTO c FROM principal_certificate WHERE fingerprint = cert_fingerprint;
     IF NOT FOUND THEN
@@ -259,10 +265,10 @@ BEGIN
         FROM principal_role WHERE principal_role.principal_id = p.id;
     SELECT * INTO g FROM role_grants(role_names);
     IF p.is_active AND c.revoked_at IS NULL AND c.not_after > at_time THEN
-        SELECT * INTO hit FROM rate_limit_hit('p:' || p.id, g.per_minute, g.per_hour, g.burst, at_time);
+        SELECT * INTO hit_allowed, hit_remaining, hit_reset, hit_retry FROM rate_limit_hit('p:' || p.id, g.per_minute, g.per_hour, g.burst, at_time);
     END IF;
     RETURN QUERY SELECT c.not_after, c.revoked_at, p.id, p.name, p.kind, p.is_active, role_names, g.permissions,
-        g.burst, hit.allowed, hit.remaining, hit.reset_seconds, hit.retry_after_seconds;
+        g.burst, hit_allowed, hit_remaining, hit_reset, hit_retry;
 END
 $$;
 
@@ -279,7 +285,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
     p principal;
     g record;
-    hit record;
+    hit_allowed boolean;
+    hit_remaining integer;
+    hit_reset integer;
+    hit_retry integer;
 BEGIN
     SELECT * INTO p FROM principal WHERE name = subject_name;
     IF NOT FOUND THEN
@@ -292,10 +301,10 @@ BEGIN
     END IF;
     SELECT * INTO g FROM role_grants(token_roles);
     IF p.is_active THEN
-        SELECT * INTO hit FROM rate_limit_hit('p:' || p.id, g.per_minute, g.per_hour, g.burst, at_time);
+        SELECT * INTO hit_allowed, hit_remaining, hit_reset, hit_retry FROM rate_limit_hit('p:' || p.id, g.per_minute, g.per_hour, g.burst, at_time);
     END IF;
     RETURN QUERY SELECT p.id, p.name, p.kind, p.is_active, g.permissions,
-        g.burst, hit.allowed, hit.remaining, hit.reset_seconds, hit.retry_after_seconds;
+        g.burst, hit_allowed, hit_remaining, hit_reset, hit_retry;
 END
 $$;
 

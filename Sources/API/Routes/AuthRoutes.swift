@@ -25,9 +25,12 @@ struct AuthRoutes {
 
         context.auditEvent = "auth.login_failure"
         let auth = AuthStore(connection: context.connection)
-        let perMinute = context.config.loginAttemptsPerMinute
-        let burst = context.config.loginAttemptsBurst
-        for subject in ["login-user:" + username.lowercased(), "login-addr:" + request.clientAddress] {
+        let config = context.config
+        let limits = [
+            ("login-user:" + username.lowercased(), config.loginAttemptsPerMinute, config.loginAttemptsBurst),
+            ("login-addr:" + request.clientAddress, config.loginAddressAttemptsPerMinute, config.loginAddressAttemptsBurst),
+        ]
+        for (subject, perMinute, burst) in limits {
             let decision = try auth.rateLimitHit(subject: subject, perMinute: perMinute, perHour: perMinute * 60, burst: burst)
             if !decision.isAllowed {
                 context.auditDetail = [("reason", .string("rate-limited")), ("username", .string(username))]

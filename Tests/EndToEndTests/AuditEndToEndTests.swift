@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+/// The audit trail through the API, the command line and the database's privileges.
+@Suite(.enabled(if: Stack.isAvailable), .serialized) struct AuditEndToEndTests {
+    let ctl = Stack.environment["TEST_BIN_DIR"].map { $0 + "/switchyardctl" } ?? ""
+
+    @Test func everyRequestLeavesOneRowAndRefusedChangesLeaveNoChange() throws {
+        let role = "audit" + UUID().uuidString.prefix(6).lowercased()
+        let created = try Fixtures.admin.send("PUT", "/api/v1/roles/\(role)", json: #"{"permissions":["job:read"]}"#)
+        #expect(created.status == 201)
+        let refused = try Fixtures.admin.send("PUT", "/api/v1/roles/admin", json: #"{"permissions":["job:read"]}"#)
+        #expect(refused.status == 409)
+        let anonymous = try Stack.client.get("/api/v1/me")
+        #expect(anonymous.status == 401)
+        try Stack.eventually(within: 5) {
+            try Fixtures.sql("SELECT count(*) FROM audit_log WHERE request_id = '\(anonymous.header("X-Request-Id")!)'") == "1"
+        }
+        let createdRow = try Fixtures.sql(
+            "SELECT event || ' ' || status FROM audit_log WHERE request_id = '\(created.header("X-Request-Id")!)'")
+        #expect(createdRow == "role.created 201")
+        let refusedRow = try Fixtures.sql(
+            "SELECT event || ' ' || status FROM audit_log WHERE request_id = '\(refused.header("X-Request-Id")!)'")
+        #expect(refusedRow == "request 409", "one row for the refused request, none for a change that rolled back")
+        #expect(try Fixtures.sql("SELECT permissions::text FROM role WHERE name = 'admin'") == "{*}")
+        let anonymousRow = try Fixtures.sql(
+            "SELECT event || ' ' || status || ' ' || (detail->>'reason') FROM audit_log WHERE request_id = '\(anonymous.header("X-Request-Id")!)'")
+        #expect(anonymousRow == "auth.failure 401 missing-credentials")
+    }
+
+    @Test func listingFiltersPagesAndExports() throws {
+        for _ in 0..<3 {
+            _ = try Stack.client.get("/api/v1/me", headers: [("X-API-Key", "sy_" + String(repeating: "Z", count: 43))])
+        }
+        try Stack.eventually(within: 5) {
+            try Fixtures.sql("SELECT count(*) >= 3 FROM audit_log WHERE event = 'auth.failure'") == "t"
+        }
+        let page = try Fixtures.admin.get("/api/v1/audit?event=auth.failure&limit=2")
+        #expect(page.status == 200)
+        let items = try #require(page.json?["items"] as? [[String: Any]])
+        #expect(items.allSatisfy { $0["event"] as? String == "auth.failure" })
+        let cursor = try #require(page.json?["next_cursor"] as? String)
+        let next = try Fixtures.admin.get("/api/v1/audit?event=auth.failure&limit=2&cursor=\(cursor)")
+        let nextItems = (next.json?["items"] as? [[String: Any]]) ?? []
+        let firstIDs = items.compactMap { $0["id"] as? Int }
+        #expect(nextItems.compactMap { $0["id"] as? Int }.allSatisfy { $0 < firstIDs.min()! })
+
+        let byPrincipal = try Fixtures.admin.get("/api/v1/audit?principal=admin&limit=5")
+        #expect(((byPrincipal.json?["items"] as? [[String: Any]]) ?? []).allSatisfy { $0["principal"] as? String == "admin" })
+        #expect(try Fixtures.admin.get("/api/v1/audit?status=abc").status == 400)
+        #expect(try Fixtures.admin.get("/api/v1/audit?colour=red").status == 400)
+
+        let single = try Fixtures.admin.get("/api/v1/audit/\(firstIDs[0])")
+        #expect(single.json?["id"] as? Int == firstIDs[0])
+
+        let export = try Fixtures.admin.get("/api/v1/audit/export?from=2000-01-01T00:00:00Z")
+        #expect(export.status == 200)
+        #expect(export.header("Content-Type") == "application/x-ndjson")
+        let lines = export.text.split(separator: "\n")
+        #expect(lines.count >= 3)
+        let ids = lines.compactMap { line in
+            ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["id"] as? Int
+        }
+        #expect(ids.count == lines.count, "every line is a JSON object")
+        #expect(ids == ids.sorted())
+
+        let user = try Fixtures.user("no-audit", roles: ["operator"])
+        #expect(try user.get("/api/v1/audit").status == 403)
+        #expect(try user.get("/api/v1/audit/export").status == 403)
+    }
+
+    @Test func theApplicationRoleCannotChangeOrDeleteAuditRows() throws {
+        let url = Stack.environment["TEST_APP_DATABASE_URL"]!
+        for statement in ["UPDATE audit_log SET status = 200", "DELETE FROM audit_log"] {
+            let result = try Stack.run("/usr/bin/psql", [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", statement])
+            #expect(result.status != 0, "\(statement)")
+            #expect(result.error.contains("permission denied"), "\(statement): \(result.error)")
+        }
+    }
+
+    @Test func commandLineSealsAndVerifiesTheLiveChain() throws {
+        let seal = try Stack.run(ctl, ["audit", "seal"])
+        #expect(seal.status == 0, "\(seal.error)")
+        let verify = try Stack.run(ctl, ["audit", "verify"])
+        #expect(verify.status == 0, "\(verify.output) \(verify.error)")
+        #expect(verify.output.contains("audit chain intact"))
+    }
+
+    @Test func nothingSecretReachesLogsOrAuditRows() throws {
+        let password = "a very secret passphrase 42"
+        let user = try Fixtures.user("secrets", roles: ["user"], password: password)
+        let key = try #require(try user.post("/api/v1/keys", json: "{}").json?["key"] as? String)
+        _ = try Caller(key: key).get("/api/v1/me")
+        _ = try Stack.client.post("/api/v1/auth/login", json: #"{"username":"\#(user.name)","password":"\#(password)x"}"#)
+        let token = try #require(try user.post("/api/v1/auth/token", json: "{}").json?["token"] as? String)
+        _ = try Caller(key: token).get("/api/v1/me")
+        usleep(600_000)  // the responders write their request log in batches when idle
+        let auditText = try Fixtures.sql("SELECT string_agg(row_to_json(a)::text, E'\\n') FROM audit_log a")
+        let logText = try String(contentsOfFile: Stack.environment["TEST_RESPONDER_LOG"]!, encoding: .utf8)
+        for secret in [password, key, user.key, token, String(key.dropFirst(12))] {
+            #expect(!auditText.contains(secret))
+            #expect(!logText.contains(secret))
+        }
+        #expect(auditText.contains(String(key.prefix(12))), "the public key id is recorded")
+    }
+}

@@ -1,0 +1,122 @@
+import Domain
+import Jobs
+import OpenSSL
+import Postgres
+import Store
+import Testing
+
+private struct CreateScratch: Statement {
+    static let sql = "CREATE DATABASE switchyard_audit_test"
+    var binds: [PostgresValue] { [] }
+}
+
+private struct DropScratch: Statement {
+    static let sql = "DROP DATABASE IF EXISTS switchyard_audit_test WITH (FORCE)"
+    var binds: [PostgresValue] { [] }
+}
+
+/// Tampering as only a superuser could do it: with the guard trigger switched off for the session.
+private struct TamperUpdate: Statement {
+    static let sql = """
+        WITH off AS (SELECT set_config('session_replication_role', 'replica', false))
+        UPDATE audit_log SET status = 299 FROM off WHERE seq = $1::bigint
+        """
+    let seq: Int64
+    var binds: [PostgresValue] { [.int(seq)] }
+}
+
+private struct TamperRestore: Statement {
+    static let sql = "UPDATE audit_log SET status = 200 WHERE seq = $1::bigint"
+    let seq: Int64
+    var binds: [PostgresValue] { [.int(seq)] }
+}
+
+private struct TamperDelete: Statement {
+    static let sql = "DELETE FROM audit_log WHERE seq = $1::bigint"
+    let seq: Int64
+    var binds: [PostgresValue] { [.int(seq)] }
+}
+
+private struct ReplicaRole: Statement {
+    static let sql = "SELECT set_config('session_replication_role', 'replica', false)"
+    var binds: [PostgresValue] { [] }
+}
+
+/// The hash chain on a scratch database: sealing, a clean verification, and each kind of tampering caught.
+@Suite(.enabled(if: TestDatabase.isAvailable), .serialized) struct AuditChainTests {
+    func withSealedTrail(rows: Int, _ body: (Connection, AuditChain) throws -> Void) throws {
+        let admin = TestDatabase.superuser()
+        try admin.execute(DropScratch())
+        try admin.execute(CreateScratch())
+        defer { _ = try? admin.execute(DropScratch()) }
+        let connection = Connection(conninfo: TestDatabase.url(database: "switchyard_audit_test"))
+        defer { connection.close() }
+        _ = try Migrator(connection: connection) { Hex.encode(SHA256.hash($0)) }
+            .migrate(try MigrationFile.load(directory: TestDatabase.migrationsDirectory))
+        let store = AuditStore(connection: connection)
+        for index in 0..<rows {
+            try store.insert(
+                AuditEntry(
+                    requestID: "r\(index)", event: index % 3 == 0 ? "auth.failure" : "request", principalID: nil,
+                    principalName: index % 2 == 0 ? "alice" : nil, credentialKind: "api_key", keyPrefix: "sy_abcdefghi",
+                    method: "GET", route: "/api/v1/me", status: 200, latencyMicroseconds: Int64(index),
+                    clientAddress: "127.0.0.1", userAgent: "tests | with \"quotes\" and 9:colons", detailJSON: #"{"n": \#(index)}"#))
+        }
+        let chain = AuditChain(connection: connection)
+        #expect(try chain.sealAll(batch: 7) == rows)
+        try body(connection, chain)
+    }
+
+    @Test func sealedChainVerifies() throws {
+        try withSealedTrail(rows: 20) { _, chain in
+            let report = try chain.verify(pageSize: 6)
+            #expect(report.firstBreak == nil)
+            #expect(report.checked == 20)
+            #expect(report.headSeq == 20)
+            #expect(report.unsealed == 0)
+            #expect(try chain.verify(expectedHead: (20, report.headHash)).firstBreak == nil)
+        }
+    }
+
+    @Test func editedRowIsCaught() throws {
+        try withSealedTrail(rows: 12) { connection, chain in
+            try connection.execute(TamperUpdate(seq: 5))
+            let report = try chain.verify()
+            #expect(report.firstBreak?.contains("row seq 5") == true)
+            #expect(report.firstBreak?.contains("altered") == true)
+            #expect(report.checked == 4)
+            try connection.execute(TamperRestore(seq: 5))
+            #expect(try chain.verify().firstBreak == nil, "restoring the content restores the chain")
+        }
+    }
+
+    @Test func deletedRowIsCaught() throws {
+        try withSealedTrail(rows: 12) { connection, chain in
+            try connection.execute(ReplicaRole())
+            try connection.execute(TamperDelete(seq: 7))
+            let report = try chain.verify()
+            #expect(report.firstBreak?.contains("row seq 7 is missing") == true)
+        }
+    }
+
+    @Test func truncatedTailIsCaughtAgainstARecordedHead() throws {
+        try withSealedTrail(rows: 10) { connection, chain in
+            let head = try chain.verify()
+            try connection.execute(ReplicaRole())
+            try connection.execute(TamperDelete(seq: 10))
+            #expect(try chain.verify().firstBreak == nil, "without a recorded head a shorter chain still links")
+            let checked = try chain.verify(expectedHead: (head.headSeq, head.headHash))
+            #expect(checked.firstBreak?.contains("removed from the end") == true)
+        }
+    }
+
+    @Test func guardTriggerRefusesChangesToSealedRows() throws {
+        try withSealedTrail(rows: 3) { connection, _ in
+            #expect {
+                try connection.execute(TamperRestore(seq: 1))
+            } throws: { error in
+                (error as? DatabaseError)?.sqlState == .insufficientPrivilege
+            }
+        }
+    }
+}
