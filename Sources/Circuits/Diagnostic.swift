@@ -53,7 +53,7 @@ public struct ParseLimits: Sendable, Hashable {
     /// Largest total number of classical bits over all `creg` declarations.
     public var maxClbits: Int = 1024
     /// Largest number of instructions after expanding user gates and register broadcasts.
-    public var maxInstructions: Int = 2_000_000
+    public var maxInstructions: Int = 500_000
     /// Deepest nesting of an expression tree (parentheses, operators, function calls).
     public var maxExpressionDepth: Int = 64
     /// Deepest chain of gate definitions calling each other.
