@@ -128,8 +128,13 @@ struct SimulationProgram {
         return sources
     }
 
-    func run(shots: Int, seed: UInt64, options: SimulationOptions) throws -> RunFacts {
-        guard midCircuitReason == nil else { return try runShotByShot(shots: shots, seed: seed, options: options) }
+    /// Simulates the shots; `cachePrefix: false` forces shot-by-shot runs to recompute the unitary
+    /// prefix per shot (what large states do), which tests use to check both paths agree.
+    func run(shots: Int, seed: UInt64, options: SimulationOptions, cachePrefix: Bool = true) throws -> RunFacts {
+        guard midCircuitReason == nil else {
+            return try runShotByShot(shots: shots, seed: seed, options: options,
+                                     cachePrefix: cachePrefix && circuit.qubitCount <= Self.largestCachedPrefix)
+        }
         let final = try simulateGates(options)
         if options.shouldStop?() == true { throw ExecutionStopped() }
         var random = RandomSource(seed: seed)
@@ -255,15 +260,26 @@ struct SimulationProgram {
         return (steps, terminal)
     }
 
-    private func runShotByShot(shots: Int, seed: UInt64, options: SimulationOptions) throws -> RunFacts {
+    /// Qubit count up to which shot-by-shot runs keep a second state (1 GiB at 26 qubits).
+    static let largestCachedPrefix = 26
+
+    private func runShotByShot(shots: Int, seed: UInt64, options: SimulationOptions, cachePrefix: Bool) throws -> RunFacts {
         let (steps, terminal) = buildSteps()
         let prefixLength = steps.prefix { if case .unitary = $0 { return true } else { return false } }.count
         var allocationSeconds = 0.0
-        let prefixState = try allocateState(adding: &allocationSeconds)
-        let prefixExecutor = PassExecutor(state: prefixState, threads: options.threads, shouldStop: options.shouldStop)
-        for case .unitary(let plan) in steps[..<prefixLength] { try prefixExecutor.run(plan) }
         let work = try allocateState(adding: &allocationSeconds)
         let executor = PassExecutor(state: work, threads: options.threads, shouldStop: options.shouldStop)
+        // The state after the unitary prefix is kept for copying into each shot, unless a second
+        // state would be large; then each shot simulates the prefix again, keeping memory flat.
+        var prefixState: StateVector?
+        var prefixPasses = 0
+        if cachePrefix {
+            let state = try allocateState(adding: &allocationSeconds)
+            let prefixExecutor = PassExecutor(state: state, threads: options.threads, shouldStop: options.shouldStop)
+            for case .unitary(let plan) in steps[..<prefixLength] { try prefixExecutor.run(plan) }
+            prefixState = state
+            prefixPasses = prefixExecutor.passesExecuted
+        }
         let reductions = StateReductions(state: work, threads: executor.threads)
         let formatter = OutcomeFormatter(circuit: circuit)
         let registers = circuit.classicalRegisters
@@ -292,7 +308,12 @@ struct SimulationProgram {
 
         for shot in 0 ..< shots {
             if options.shouldStop?() == true { throw ExecutionStopped() }
-            work.copy(from: prefixState)
+            if let prefixState {
+                work.copy(from: prefixState)
+            } else {
+                work.resetToZeroState()
+                for case .unitary(let plan) in steps[..<prefixLength] { try executor.run(plan) }
+            }
             for index in clbits.indices { clbits[index] = false }
             var random = RandomSource(seed: seed, stream: UInt64(shot))
             for step in steps[prefixLength...] {
@@ -319,7 +340,7 @@ struct SimulationProgram {
             }
             counts[formatter.key { clbits[$0] }, default: 0] += 1
         }
-        return RunFacts(counts: counts, method: .shotByShot, passes: prefixExecutor.passesExecuted + executor.passesExecuted,
+        return RunFacts(counts: counts, method: .shotByShot, passes: prefixPasses + executor.passesExecuted,
                         threads: executor.threads, allocationSeconds: allocationSeconds)
     }
 }

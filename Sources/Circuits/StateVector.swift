@@ -41,6 +41,13 @@ final class StateVector: @unchecked Sendable {
         imaginary.update(from: other.imaginary, count: count)
     }
 
+    /// Sets the state back to |0…0⟩.
+    func resetToZeroState() {
+        real.update(repeating: 0, count: count)
+        imaginary.update(repeating: 0, count: count)
+        real[0] = 1
+    }
+
     /// Amplitude `index` as a complex number.
     subscript(index: Int) -> Complex {
         Complex(real[index], imaginary[index])

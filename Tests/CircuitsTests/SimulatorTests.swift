@@ -225,6 +225,17 @@ struct SimulatorTests {
         }
     }
 
+    @Test("without a cached prefix state, shots re-simulate the prefix and give the same counts")
+    func uncachedPrefix() throws {
+        let circuit = try OpenQASM.parse(header + "qreg q[3];\ncreg c[3];\nh q[0];\nh q[2];\nmeasure q[0] -> c[0];\nif (c == 1) x q[1];\nmeasure q -> c;\n")
+        let cached = try Simulator().run(circuit, shots: 300, seed: 4)
+        let recomputed = try SimulationProgram(circuit).run(shots: 300, seed: 4, options: SimulationOptions(), cachePrefix: false)
+        #expect(recomputed.counts == cached.counts)
+        // q1 is flipped exactly when q0 read 1: the middle bit always equals the last one.
+        #expect(cached.counts.count == 4)
+        #expect(cached.counts.keys.allSatisfy { Array($0)[1] == Array($0)[2] })
+    }
+
     @Test("a long run stops promptly when the stop hook says so")
     func cancellation() throws {
         let circuit = randomCircuit(qubits: 20, gates: 4000, seed: 4)
