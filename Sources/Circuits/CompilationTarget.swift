@@ -114,6 +114,7 @@ public enum CompilationError: Error, Sendable, Hashable, CustomStringConvertible
     /// The device has fewer qubits than the circuit, or the qubits that must interact are not connected.
     case deviceTooSmall(String)
 
+    /// A message for users.
     public var description: String {
         switch self {
         case .unknownBasisGate(let name): "unknown basis gate '\(name)'"

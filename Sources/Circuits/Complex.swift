@@ -45,35 +45,43 @@ public struct Complex: Sendable, Hashable, CustomStringConvertible {
     /// The complex conjugate.
     public var conjugate: Complex { Complex(real, -imaginary) }
 
+    /// The sum.
     public static func + (lhs: Complex, rhs: Complex) -> Complex {
         Complex(lhs.real + rhs.real, lhs.imaginary + rhs.imaginary)
     }
 
+    /// The difference.
     public static func - (lhs: Complex, rhs: Complex) -> Complex {
         Complex(lhs.real - rhs.real, lhs.imaginary - rhs.imaginary)
     }
 
+    /// The negation.
     public static prefix func - (value: Complex) -> Complex {
         Complex(-value.real, -value.imaginary)
     }
 
+    /// The product.
     public static func * (lhs: Complex, rhs: Complex) -> Complex {
         Complex(lhs.real * rhs.real - lhs.imaginary * rhs.imaginary,
                 lhs.real * rhs.imaginary + lhs.imaginary * rhs.real)
     }
 
+    /// The product with a real number.
     public static func * (lhs: Double, rhs: Complex) -> Complex {
         Complex(lhs * rhs.real, lhs * rhs.imaginary)
     }
 
+    /// The quotient by a real number.
     public static func / (lhs: Complex, rhs: Double) -> Complex {
         Complex(lhs.real / rhs, lhs.imaginary / rhs)
     }
 
+    /// Adds in place.
     public static func += (lhs: inout Complex, rhs: Complex) {
         lhs = lhs + rhs
     }
 
+    /// Multiplies in place.
     public static func *= (lhs: inout Complex, rhs: Complex) {
         lhs = lhs * rhs
     }
@@ -83,6 +91,7 @@ public struct Complex: Sendable, Hashable, CustomStringConvertible {
         abs(real - other.real) <= tolerance && abs(imaginary - other.imaginary) <= tolerance
     }
 
+    /// `a+bi` or `a-bi`, for diagnostics and test output.
     public var description: String {
         imaginary < 0 ? "\(real)-\(-imaginary)i" : "\(real)+\(imaginary)i"
     }

@@ -92,6 +92,7 @@ public enum SimulationError: Error, Sendable, Hashable, CustomStringConvertible 
     /// The state vector could not be allocated.
     case outOfMemory(bytes: Int)
 
+    /// A message for users, naming the limit or the obstacle.
     public var description: String {
         switch self {
         case .tooManyQubits(let qubits, let limit):
