@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "switchyard-fcgi", targets: ["switchyard-fcgi"]),
         .executable(name: "switchyardctl", targets: ["switchyardctl"]),
         .executable(name: "switchyard-sweeper", targets: ["switchyard-sweeper"]),
+        .executable(name: "switchyard-scheduler", targets: ["switchyard-scheduler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2")
@@ -42,7 +43,9 @@ let package = Package(
 
         // The only SQL, the request pipeline, the batch logic.
         .target(name: "Store", dependencies: ["Postgres", "Domain"], swiftSettings: settings),
-        .target(name: "API", dependencies: ["Web", "Store", "Postgres", "OpenSSL", "FastCGI", "Domain"], swiftSettings: settings),
+        .target(
+            name: "API", dependencies: ["Web", "Store", "Postgres", "OpenSSL", "FastCGI", "Domain", "Circuits"],
+            swiftSettings: settings),
         .target(name: "Jobs", dependencies: ["Store", "Postgres", "Domain", "OpenSSL"], swiftSettings: settings),
 
         // Thin executables.
@@ -54,13 +57,18 @@ let package = Package(
         .executableTarget(
             name: "switchyard-sweeper", dependencies: ["Jobs", "Postgres", "Domain", argumentParser], swiftSettings: settings),
 
+        .executableTarget(
+            name: "switchyard-scheduler", dependencies: ["Jobs", "Postgres", "Domain", argumentParser],
+            swiftSettings: settings),
+
         // Unit tests: no services.
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"], swiftSettings: settings),
         .testTarget(name: "OpenSSLTests", dependencies: ["OpenSSL"], swiftSettings: settings),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: settings),
         .testTarget(name: "WebTests", dependencies: ["Web", "Domain"], swiftSettings: settings),
-        .testTarget(name: "APITests", dependencies: ["API", "Web", "Domain"], swiftSettings: settings),
+        .testTarget(name: "APITests", dependencies: ["API", "Web", "Domain", "FastCGI", "Postgres"], swiftSettings: settings),
         .testTarget(name: "CircuitsTests", dependencies: ["Circuits"], swiftSettings: settings),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Store", "Domain"], swiftSettings: settings),
 
         // Against the real stack that Tests/harness/with-stack.sh starts.
         .testTarget(

@@ -22,6 +22,8 @@ public struct App: Sendable {
         UserRoutes().register(in: &router)
         RoleRoutes().register(in: &router)
         AuditRoutes().register(in: &router)
+        JobRoutes().register(in: &router)
+        DeviceRoutes().register(in: &router)
         self.router = router
         let chain: [any Middleware<RequestContext>] = [
             RequestLogMiddleware(),
@@ -37,12 +39,16 @@ public struct App: Sendable {
         }
     }
 
-    /// Answers one request; never throws, since the chain's problem boundary renders every failure.
-    public func respond(to request: Request, context: RequestContext) -> Response {
+    /// Answers one request, or parks it (a blocking query with nothing new yet); never throws, since the chain's
+    /// problem boundary renders every failure.
+    public func respond(to request: Request, context: RequestContext) -> Outcome {
         do {
-            return try pipeline(request, context)
+            return .response(try pipeline(request, context))
+        } catch let park as Park {
+            return .parked(park)
         } catch {
-            return ProblemBoundaryMiddleware.problem(for: error, context: context).response(requestID: context.requestID)
+            return .response(
+                ProblemBoundaryMiddleware.problem(for: error, context: context).response(requestID: context.requestID))
         }
     }
 

@@ -21,6 +21,12 @@ extension Problem {
             self = Problem(.badRequest, detail: "A value is out of range or malformed.")
         case SQLState("PT404"):
             self = .notFound()
+        case SQLState("PT409"):
+            // Raised by the job state machine's trigger; its detail is the job's current state, one of our enum's
+            // values, not server text.
+            self = .conflict(
+                "The job's current state does not allow this change.",
+                extensions: error.detail.map { [("current_state", .string($0))] } ?? [])
         default:
             self = .internalError
         }

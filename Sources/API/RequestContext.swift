@@ -11,13 +11,14 @@ public final class RequestContext {
     /// nginx's request id (or a local one when absent).
     public let requestID: String
     /// The serving thread's connection; opened on first use, so routes that never touch the database never wait
-    /// for it.
-    public let connection: Connection
+    /// for it. A resumed long-poll gets the connection of the thread that resumes it.
+    public internal(set) var connection: Connection
     public let config: Configuration
     /// Process-wide services built at start (token keys).
     let services: Services
-    /// The serving thread's request log, or nil when `log-requests` is off.
-    let log: RequestLogBuffer?
+    /// The serving thread's request log, or nil when `log-requests` is off; a resumed long-poll uses its resume
+    /// thread's.
+    var log: RequestLogBuffer?
     /// When the request arrived.
     public let receivedAt: Timestamp
     let startedNanoseconds: UInt64
@@ -43,6 +44,11 @@ public final class RequestContext {
     var failedPrincipal: (id: Int64, name: String)?
     /// True once the audit row was written inside the request's transaction.
     var isAudited = false
+    /// The matched route's `{name}` values, kept for a resumed long-poll.
+    var pathParameters: [String: String] = [:]
+    /// True when a parked long-poll runs again: authentication and rate limiting already happened, and the
+    /// handler must answer now instead of parking.
+    public internal(set) var isResumed = false
 
     public convenience init(request: Request, connection: Connection, config: Configuration, services: Services) {
         self.init(request: request, connection: connection, config: config, services: services, log: nil)
@@ -68,6 +74,24 @@ public final class RequestContext {
 }
 
 extension RequestContext {
+    /// Answers a blocking query at once, or parks the request until `keys` change or the wait ends.
+    ///
+    /// - Parameters:
+    ///   - query: the request's `index` and `wait`.
+    ///   - keys: what to wait for.
+    ///   - read: reads the current state and its index; runs once now, and again when the request wakes.
+    public func blockingQuery(
+        _ query: BlockingQuery, keys: [WaitKey], read: () throws -> (index: Int64, response: Response)
+    ) throws -> Response {
+        let observed = services.hub.sequence
+        var (index, response) = try read()
+        if index > query.index || query.waitSeconds == 0 || isResumed {
+            response.headers.append(("X-Switchyard-Index", String(index)))
+            return response
+        }
+        throw Park(keys: keys, deadline: query.deadline(), observedSequence: observed)
+    }
+
     /// The caller, or a 401 when the route let an anonymous request through (routes that need one never do).
     public func requireIdentity() throws -> Identity {
         guard let identity else { throw Problem.unauthenticated() }

@@ -50,11 +50,33 @@ public enum Server {
             }
             threads.append(thread)
         }
+        var helpers: [pthread_t] = []
+        let hub = app.services.hub
+        let waitListener = WaitListener(
+            hub: hub, conninfo: config.connectionString(applicationName: "switchyard-fcgi-listen"))
+        var thread = pthread_t()
+        guard pthread_create(&thread, nil, waitListenerThreadEntry, Unmanaged.passRetained(waitListener).toOpaque()) == 0
+        else {
+            Log.message(.error, "cannot start the LISTEN thread")
+            return 71
+        }
+        helpers.append(thread)
+        for _ in 0..<config.resumeThreads {
+            let resumer = Resumer(app: app, config: config, hub: hub)
+            guard pthread_create(&thread, nil, resumerThreadEntry, Unmanaged.passRetained(resumer).toOpaque()) == 0 else {
+                Log.message(.error, "cannot start a resume thread")
+                return 71
+            }
+            helpers.append(thread)
+        }
         Log.message(.info, "responder started", [("pid", .int(Int64(getpid()))), ("threads", .int(Int64(threads.count)))])
 
         waitForStop(stopSet: stopSet, config: config, lifecycle: lifecycle, listener: listener)
         listener.stop()
         for thread in threads { pthread_join(thread, nil) }
+        // Parked long-polls are answered now with what they would see; their clients poll again.
+        hub.shutDown()
+        for thread in helpers { pthread_join(thread, nil) }
         Log.message(.info, "responder stopped", [("pid", .int(Int64(getpid()))), ("served", .int(Int64(lifecycle.served)))])
         return 0
     }

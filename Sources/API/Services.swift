@@ -4,6 +4,8 @@ import Domain
 public final class Services: Sendable {
     let tokens: TokenService
     let authenticator: Authenticator
+    /// The process's parked long-polls (idle unless the server starts its listener and resume threads).
+    let hub = WaitHub()
 
     /// Loads key material; unreadable or unusable keys are configuration errors (exit 78 at start).
     public init(config: Configuration) throws(ConfigError) {

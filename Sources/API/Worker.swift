@@ -26,12 +26,15 @@ final class Worker {
     func run() {
         let connection = Connection(conninfo: config.connectionString(applicationName: "switchyard-fcgi", asynchronousCommit: true))
         let log = config.logRequests ? RequestLogBuffer() : nil
-        let slot = FastCGIRequest()
+        var slot = FastCGIRequest()
         accepting: while true {
             switch listener.accept(into: slot) {
             case .request:
                 lifecycle.requestStarted()
-                serve(slot, connection: connection, log: log)
+                if serve(slot, connection: connection, log: log) == .parked {
+                    // The hub owns that slot now; accept the next request into a fresh one.
+                    slot = FastCGIRequest()
+                }
                 lifecycle.requestFinished()
             case .idle:
                 log?.flush()
@@ -43,7 +46,9 @@ final class Worker {
         connection.close()
     }
 
-    private func serve(_ slot: FastCGIRequest, connection: Connection, log: RequestLogBuffer?) {
+    private enum Served { case answered, parked }
+
+    private func serve(_ slot: FastCGIRequest, connection: Connection, log: RequestLogBuffer?) -> Served {
         var request: Request
         switch slot.readBody(limit: config.maxBodyBytes) {
         case .complete(let body):
@@ -57,7 +62,14 @@ final class Worker {
         }
         let context = RequestContext(
             request: request, connection: connection, config: config, services: app.services, log: log)
-        let response = app.respond(to: request, context: context)
+        let response: Response
+        switch app.respond(to: request, context: context) {
+        case .response(let answer):
+            response = answer
+        case .parked(let park):
+            app.services.hub.park(ParkedRequest(slot: slot, request: request, context: context, park: park))
+            return .parked
+        }
         do {
             try ResponseWriter.send(response, to: slot)
         } catch {
@@ -65,6 +77,7 @@ final class Worker {
         }
         slot.finish()
         app.complete(response, context: context)
+        return .answered
     }
 
     /// A request id for requests that did not come through nginx (its `$request_id` format: 32 hex digits).

@@ -12,6 +12,9 @@ public struct Configuration: Sendable {
     /// `worker-threads`: threads per responder process that accept and serve requests, each with its own
     /// database connection. Processes × (worker-threads + resume-threads + 1) must stay below max_connections.
     public var workerThreads = 4
+    /// `resume-threads`: threads per responder process that answer woken long-polls, each with its own database
+    /// connection. Parked long-polls hold no thread, so a few suffice for thousands of waiters.
+    public var resumeThreads = 2
     /// `max-requests`: a responder exits cleanly after this many requests and the supervisor starts a fresh one
     /// (0: never), which bounds what a leak or fragmentation can cost.
     public var maxRequests = 100_000
@@ -68,6 +71,7 @@ public struct Configuration: Sendable {
         config.connectTimeoutSeconds = reader.int(
             "db-connect-timeout-s", default: config.connectTimeoutSeconds, range: 1...60)
         config.workerThreads = reader.int("worker-threads", default: config.workerThreads, range: 1...256)
+        config.resumeThreads = reader.int("resume-threads", default: config.resumeThreads, range: 1...64)
         config.maxRequests = reader.int("max-requests", default: config.maxRequests, range: 0...1_000_000_000)
         config.idleExitSeconds = reader.int("idle-exit-s", default: config.idleExitSeconds, range: 0...86_400)
         config.maxBodyBytes = reader.int("max-body-bytes", default: config.maxBodyBytes, range: 1024...1_073_741_824)
@@ -108,6 +112,7 @@ public struct Configuration: Sendable {
             ("db-statement-timeout-ms", String(statementTimeoutMilliseconds)),
             ("db-connect-timeout-s", String(connectTimeoutSeconds)),
             ("worker-threads", String(workerThreads)),
+            ("resume-threads", String(resumeThreads)),
             ("max-requests", String(maxRequests)),
             ("idle-exit-s", String(idleExitSeconds)),
             ("max-body-bytes", String(maxBodyBytes)),

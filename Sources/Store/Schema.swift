@@ -4,13 +4,14 @@ import Postgres
 public enum Schema {
     /// The newest migration in `sql/migrations` this code was written against. A unit test keeps it equal to the
     /// highest file number, and `/api/v1/health/ready` answers 503 until the database has reached it.
-    public static let version = 2
+    public static let version = 3
 }
 
 /// Advisory lock keys, one per single-runner job, spelled once so two programs never pick the same number.
 public enum AdvisoryLockKey {
     public static let migrations: Int64 = 0x5357_0001
     public static let sweeper: Int64 = 0x5357_0002
+    public static let scheduler: Int64 = 0x5357_0003
 }
 
 /// A session advisory lock for a single-runner batch: the second run on any host finds it taken and exits.

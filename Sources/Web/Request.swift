@@ -173,6 +173,16 @@ public struct QueryParameters: Sendable {
         pairs.map(\.name).filter { !allowed.contains($0) }
     }
 
+    /// Throws 400 for a malformed query string or any parameter not in `allowed` (a misspelt filter must not
+    /// silently return everything).
+    public func requireOnly(_ allowed: Set<String>) throws {
+        guard isWellFormed else { throw Problem(.badRequest, detail: "The query string is not valid percent-encoding.") }
+        let unknown = unknownNames(allowed: allowed)
+        if !unknown.isEmpty {
+            throw Problem.validation(unknown.map { FieldError(field: $0, message: "is not a known parameter") })
+        }
+    }
+
     static func percentDecode(_ text: Substring) -> String? {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)

@@ -50,7 +50,7 @@ export SWITCHYARD_MAX_REQUESTS=${SWITCHYARD_MAX_REQUESTS:-1000}
 export SWITCHYARD_MAX_BODY_BYTES=${SWITCHYARD_MAX_BODY_BYTES:-1048576}
 export STACK_RESPAWN_WINDOW_MS=100
 stack_bootstrap_admin "$bin" "$work/admin.key"
-stack_psql "$work/run" switchyard -c "UPDATE role SET rate_per_minute = 100000, rate_per_hour = 10000000, rate_burst = 100000 WHERE name IN ('anonymous', 'admin')"
+stack_psql "$work/run" switchyard -c "UPDATE role SET rate_per_minute = 100000, rate_per_hour = 10000000, rate_burst = 100000 WHERE is_builtin"
 stack_start_responders "$work/run/fcgi.sock" 2 "$bin/switchyard-fcgi" 2>>"$work/fcgi.log"
 stack_render_nginx "$work/run" "127.0.0.1:$port" "$root/www" "$tls_port" "$tls/server.crt" "$tls/server.key" \
     "$tls/client-ca.crt"

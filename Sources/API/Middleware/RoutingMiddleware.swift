@@ -7,6 +7,11 @@ struct RoutingMiddleware: Middleware {
     let router: Router<RequestContext>
 
     func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
+        if context.isResumed {
+            var routed = request
+            routed.pathParameters = context.pathParameters
+            return try next(routed, context)
+        }
         if request.bodyExceedsLimit {
             throw Problem(
                 .payloadTooLarge, detail: "The request body is larger than \(context.config.maxBodyBytes) bytes.")
@@ -23,6 +28,7 @@ struct RoutingMiddleware: Middleware {
             routed.pathParameters = parameters
             context.route = route
             context.routePattern = route.pattern
+            context.pathParameters = parameters
             return try next(routed, context)
         }
     }

@@ -17,7 +17,7 @@ struct AuditRoutes {
     /// Newest first, filtered by `principal`, `event`, `route`, `status`, `from`, `to`; `limit` and `cursor`.
     @Sendable static func list(_ request: Request, _ context: RequestContext) throws -> Response {
         let allowed: Set = ["principal", "event", "route", "status", "from", "to", "limit", "cursor"]
-        try rejectUnknown(request.query, allowed: allowed)
+        try request.query.requireOnly(allowed)
         let page = try PageRequest(request.query)
         var filter = AuditFilter(
             principalName: request.query["principal"], event: request.query["event"], route: request.query["route"])
@@ -50,7 +50,7 @@ struct AuditRoutes {
     /// Every row with `from` ≤ at < `to` (both optional), oldest first, one JSON object per line
     /// (`application/x-ndjson`), written page by page as it is read.
     @Sendable static func export(_ request: Request, _ context: RequestContext) throws -> Response {
-        try rejectUnknown(request.query, allowed: ["from", "to"])
+        try request.query.requireOnly(["from", "to"])
         let (from, to) = try timeRange(request.query)
         let store = AuditStore(connection: context.connection)
         return Response(status: 200, headers: [("Content-Type", "application/x-ndjson")]) { writer in
@@ -89,11 +89,4 @@ struct AuditRoutes {
         return (bounds[0], bounds[1])
     }
 
-    private static func rejectUnknown(_ query: QueryParameters, allowed: Set<String>) throws {
-        guard query.isWellFormed else { throw Problem(.badRequest, detail: "The query string is not valid percent-encoding.") }
-        let unknown = query.unknownNames(allowed: allowed)
-        if !unknown.isEmpty {
-            throw Problem.validation(unknown.map { FieldError(field: $0, message: "is not a known parameter") })
-        }
-    }
 }

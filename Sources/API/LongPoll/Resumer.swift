@@ -1,0 +1,52 @@
+import Domain
+import FastCGI
+import Web
+import Postgres
+
+/// A thread that answers parked requests once they are woken or their wait ends, with its own connection.
+///
+/// The handler runs again from the stored context (identity, route, rate-limit headers), skipping
+/// authentication and counting, and answers whatever it finds now; it never parks a second time.
+final class Resumer {
+    private let app: App
+    private let config: Configuration
+    private let hub: WaitHub
+
+    init(app: App, config: Configuration, hub: WaitHub) {
+        self.app = app
+        self.config = config
+        self.hub = hub
+    }
+
+    func run() {
+        let connection = Connection(
+            conninfo: config.connectionString(applicationName: "switchyard-fcgi", asynchronousCommit: true))
+        let log = config.logRequests ? RequestLogBuffer() : nil
+        while let parked = hub.nextReady() {
+            let context = parked.context
+            context.connection = connection
+            context.log = log
+            context.isResumed = true
+            let response: Response
+            switch app.respond(to: parked.request, context: context) {
+            case .response(let answer): response = answer
+            case .parked: response = ProblemBoundaryMiddleware.problem(for: Problem.internalError, context: context)
+                .response(requestID: context.requestID)
+            }
+            do {
+                try ResponseWriter.send(response, to: parked.slot)
+            } catch {
+                Log.message(.warn, "response not delivered", [("request_id", .string(context.requestID))])
+            }
+            parked.slot.finish()
+            app.complete(response, context: context)
+            log?.flush()
+        }
+        connection.close()
+    }
+}
+
+func resumerThreadEntry(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    Unmanaged<Resumer>.fromOpaque(argument!).takeRetainedValue().run()
+    return nil
+}

@@ -1,0 +1,189 @@
+import Domain
+import Glibc
+import Postgres
+
+/// The process's parked long-polls: who waits for what, one LISTEN connection that wakes them, and the queue the
+/// resume threads answer from.
+///
+/// A change commits → PostgreSQL sends `NOTIFY job_changed` with `job:owner` pairs → the listener thread marks
+/// those keys and moves their waiters to the resume queue. A request that read the database before a change but
+/// parks after its notification arrived is caught by the per-key notification counter (`observedSequence`), so no
+/// wake-up is ever lost; a lost LISTEN session wakes everyone, since notifications may have been missed.
+final class WaitHub: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var state = State()
+
+    private struct State {
+        /// Counts notifications received; `lastNotified` remembers the count at each key's latest one.
+        var sequence: UInt64 = 0
+        var lastNotified: [WaitKey: UInt64] = [:]
+        /// Everything observed before this count may have missed a notification (a reconnect, a pruned map).
+        var uncertainBefore: UInt64 = 0
+        var waiters: [UInt64: ParkedRequest] = [:]
+        var keysOfWaiter: [UInt64: [WaitKey]] = [:]
+        var waitersOfKey: [WaitKey: Set<UInt64>] = [:]
+        var nextWaiterID: UInt64 = 0
+        var ready: [ParkedRequest] = []
+        var isShuttingDown = false
+    }
+
+    /// The map of recent notifications is cleared past this many keys (waiters then simply re-check).
+    private static let rememberedKeys = 200_000
+
+    /// The notification counter a handler reads before it looks at the database.
+    var sequence: UInt64 { lock.withLock { state.sequence } }
+
+    /// Number of parked requests (for the lifecycle's idle check and tests).
+    var parkedCount: Int { lock.withLock { state.waiters.count } }
+
+    /// Parks a request, or queues it for an immediate answer when one of its keys changed since it looked.
+    func park(_ parked: ParkedRequest) {
+        lock.withLock {
+            let park = parked.park
+            let changed = park.observedSequence < state.uncertainBefore
+                || park.keys.contains { (state.lastNotified[$0] ?? 0) > park.observedSequence }
+            if changed || state.isShuttingDown {
+                state.ready.append(parked)
+                lock.signal()
+                return
+            }
+            state.nextWaiterID += 1
+            let id = state.nextWaiterID
+            state.waiters[id] = parked
+            state.keysOfWaiter[id] = park.keys
+            for key in park.keys { state.waitersOfKey[key, default: []].insert(id) }
+        }
+    }
+
+    /// Marks keys as changed and queues their waiters.
+    func notify(_ keys: Set<WaitKey>) {
+        lock.withLock {
+            state.sequence += 1
+            if state.lastNotified.count > Self.rememberedKeys {
+                state.lastNotified.removeAll(keepingCapacity: true)
+                state.uncertainBefore = state.sequence
+            }
+            var woken: Set<UInt64> = []
+            for key in keys {
+                state.lastNotified[key] = state.sequence
+                if let ids = state.waitersOfKey[key] { woken.formUnion(ids) }
+            }
+            for id in woken { release(id) }
+            if !woken.isEmpty { lock.broadcast() }
+        }
+    }
+
+    /// Queues every waiter and treats everything observed so far as possibly stale (the LISTEN session was lost).
+    func wakeAll() {
+        lock.withLock {
+            state.sequence += 1
+            state.uncertainBefore = state.sequence
+            for id in Array(state.waiters.keys) { release(id) }
+            lock.broadcast()
+        }
+    }
+
+    /// Queues waiters whose deadline passed; returns nanoseconds until the next deadline (nil: nobody waits).
+    func expire(now: UInt64) -> UInt64? {
+        lock.withLock {
+            var next: UInt64?
+            var expired: [UInt64] = []
+            for (id, parked) in state.waiters {
+                if parked.park.deadline <= now {
+                    expired.append(id)
+                } else {
+                    next = min(next ?? .max, parked.park.deadline - now)
+                }
+            }
+            for id in expired { release(id) }
+            if !expired.isEmpty { lock.broadcast() }
+            return next
+        }
+    }
+
+    /// The next request to answer, waiting for one; nil once shutting down and nothing is left.
+    func nextReady() -> ParkedRequest? {
+        lock.withLock {
+            while state.ready.isEmpty {
+                if state.isShuttingDown && state.waiters.isEmpty { return nil }
+                lock.wait()
+            }
+            return state.ready.removeFirst()
+        }
+    }
+
+    /// Answers every parked request now (clients poll again) and lets the resume threads finish.
+    func shutDown() {
+        lock.withLock {
+            state.isShuttingDown = true
+            for id in Array(state.waiters.keys) { release(id) }
+            lock.broadcast()
+        }
+    }
+
+    /// True once `shutDown()` was called.
+    var isShuttingDown: Bool { lock.withLock { state.isShuttingDown } }
+
+    /// Moves a waiter to the ready queue (lock held).
+    private func release(_ id: UInt64) {
+        guard let parked = state.waiters.removeValue(forKey: id) else { return }
+        for key in state.keysOfWaiter.removeValue(forKey: id) ?? [] {
+            state.waitersOfKey[key]?.remove(id)
+            if state.waitersOfKey[key]?.isEmpty == true { state.waitersOfKey[key] = nil }
+        }
+        state.ready.append(parked)
+    }
+
+    /// Parses a `job_changed` payload (`job:owner` pairs, comma-separated) into the keys it touches.
+    static func keys(fromPayload payload: String) -> Set<WaitKey> {
+        var keys: Set<WaitKey> = [.all]
+        for pair in payload.split(separator: ",") {
+            let parts = pair.split(separator: ":")
+            guard parts.count == 2, let job = Int64(parts[0]), let owner = Int64(parts[1]) else { continue }
+            keys.insert(.job(job))
+            keys.insert(.owner(owner))
+        }
+        return keys
+    }
+}
+
+/// The thread that holds the process's LISTEN connection and the waiters' deadlines.
+final class WaitListener: @unchecked Sendable {
+    let hub: WaitHub
+    private let conninfo: String
+
+    init(hub: WaitHub, conninfo: String) {
+        self.hub = hub
+        self.conninfo = conninfo
+    }
+
+    /// Listens until the hub shuts down; reconnects (and wakes everyone) after losing the session.
+    func run() {
+        let connection = Connection(conninfo: conninfo)
+        var isListening = false
+        while !hub.isShuttingDown {
+            let now = SystemClock.monotonicNanoseconds()
+            let untilNext = hub.expire(now: now) ?? 250_000_000
+            let timeout = Int32(min(untilNext / 1_000_000 + 1, 250))
+            do {
+                if !isListening {
+                    try connection.listen("job_changed")
+                    isListening = true
+                    hub.wakeAll()
+                }
+                for notification in try connection.waitForNotifications(timeoutMilliseconds: timeout) {
+                    hub.notify(WaitHub.keys(fromPayload: notification.payload))
+                }
+            } catch {
+                isListening = false
+                usleep(250_000)
+            }
+        }
+        connection.close()
+    }
+}
+
+func waitListenerThreadEntry(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    Unmanaged<WaitListener>.fromOpaque(argument!).takeRetainedValue().run()
+    return nil
+}

@@ -1,0 +1,100 @@
+import Domain
+import Postgres
+
+/// A queued job the scheduler considers.
+public struct SchedulingCandidate: Sendable, Equatable {
+    public let id: Int64
+    public let ownerID: Int64
+    public let priority: Int
+    public let kind: JobKind
+    public let target: JobTarget
+    public let qubits: Int?
+    /// The owner's scheduled and running jobs now (fair share favours owners with fewer).
+    public let ownerActive: Int
+
+    public init(id: Int64, ownerID: Int64, priority: Int, kind: JobKind, target: JobTarget, qubits: Int?, ownerActive: Int) {
+        self.id = id
+        self.ownerID = ownerID
+        self.priority = priority
+        self.kind = kind
+        self.target = target
+        self.qubits = qubits
+        self.ownerActive = ownerActive
+    }
+}
+
+/// A device as the scheduler sees it.
+public struct DeviceSlot: Sendable, Equatable {
+    public let id: String
+    public let kind: DeviceKind
+    public let status: DeviceStatus
+    public let capacity: Int
+    public let labels: [String]
+    public let qubits: Int?
+    /// Scheduled and running jobs now.
+    public var active: Int
+    /// The principal holding a reservation now, if any: only its jobs may be placed here meanwhile.
+    public let reservedBy: Int64?
+
+    public init(
+        id: String, kind: DeviceKind, status: DeviceStatus, capacity: Int, labels: [String], qubits: Int?, active: Int,
+        reservedBy: Int64?
+    ) {
+        self.id = id
+        self.kind = kind
+        self.status = status
+        self.capacity = capacity
+        self.labels = labels
+        self.qubits = qubits
+        self.active = active
+        self.reservedBy = reservedBy
+    }
+}
+
+/// The scheduler's reads and writes; one scheduling round is one transaction of these.
+public struct SchedulerStore {
+    private let connection: Connection
+
+    public init(connection: Connection) {
+        self.connection = connection
+    }
+
+    /// Owners with queued jobs, at most `limit`.
+    public func queuedOwners(limit: Int) throws -> [Int64] {
+        try connection.rows(SchedulerQueuedOwners(limit: limit))
+    }
+
+    /// Up to `perOwner` best queued jobs of each owner, locked (inside a transaction).
+    public func candidates(owners: [Int64], perOwner: Int) throws -> [SchedulingCandidate] {
+        try connection.rows(SchedulerCandidates(owners: owners, perOwner: perOwner))
+    }
+
+    /// Every device that is not retired, with its load.
+    public func devices() throws -> [DeviceSlot] {
+        try connection.rows(SchedulerDevices())
+    }
+
+    /// Places jobs; returns how many were placed.
+    public func assign(_ assignments: [(jobID: Int64, deviceID: String)]) throws -> Int {
+        guard !assignments.isEmpty else { return 0 }
+        return try connection.execute(
+            JobAssign(jobIDs: assignments.map(\.jobID), deviceIDs: assignments.map(\.deviceID))).affectedRows
+    }
+
+    /// Fails jobs that can never run; returns how many.
+    public func failUnplaceable(_ failures: [(jobID: Int64, reason: String)]) throws -> Int {
+        guard !failures.isEmpty else { return 0 }
+        return try connection.execute(
+            JobFailUnplaceable(jobIDs: failures.map(\.jobID), reasons: failures.map(\.reason))).affectedRows
+    }
+
+    /// Times out overdue running jobs; returns how many.
+    public func timeOutOverdue(limit: Int) throws -> Int {
+        try connection.execute(JobTimeOutOverdue(limit: limit)).affectedRows
+    }
+
+    /// Re-schedules (or fails) running jobs whose lease expired; returns how many.
+    public func releaseExpiredLeases(limit: Int) throws -> Int {
+        try connection.execute(JobReleaseExpiredLeases(limit: limit)).affectedRows
+    }
+}

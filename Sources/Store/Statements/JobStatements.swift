@@ -1,0 +1,258 @@
+import Domain
+import Postgres
+
+/// Submits a job through `job_submit` (insert, or the job of a live Idempotency-Key).
+struct JobSubmit: Statement {
+    static let sql = """
+        SELECT job_id, created, same_request
+        FROM job_submit($1::bigint, $2::text, $3::bytea, $4::text, $5::job_kind, $6::text, $7::text, $8::integer,
+                        $9::integer, $10::integer, $11::jsonb, $12::integer)
+        """
+    typealias Row = (jobID: Int64, isCreated: Bool, isSameRequest: Bool)
+    let submission: JobSubmission
+    var binds: [PostgresValue] {
+        [.int(submission.ownerID), .text(submission.idempotencyKey), submission.requestHash.map(PostgresValue.bytes) ?? .null,
+         .text(submission.name), .text(submission.kind.rawValue), .text(submission.target), .text(submission.program),
+         .int(submission.shots), .int(Int64(submission.priority)), .int(Int64(submission.maxDurationSeconds)),
+         .text(submission.metadataJSON), .int(submission.qubits)]
+    }
+    static func decode(_ row: ResultRow) throws -> Row { (try row.int(0), try row.bool(1), try row.bool(2)) }
+}
+
+/// One job as JSON with its version, visible to the owner filter (null: every owner).
+struct JobGet: Statement {
+    static let sql = """
+        SELECT j.version, job_json(j, $3::boolean)::text FROM job j
+        WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint)
+        """
+    typealias Row = JobDocument
+    let id: Int64
+    let ownerFilter: Int64?
+    let withProgram: Bool
+    var binds: [PostgresValue] { [.int(id), .int(ownerFilter), .bool(withProgram)] }
+    static func decode(_ row: ResultRow) throws -> JobDocument { JobDocument(version: try row.int(0), json: try row.string(1)) }
+}
+
+/// The small status document of a job.
+struct JobStatusGet: Statement {
+    static let sql = """
+        SELECT j.version, json_build_object('id', j.id, 'state', j.state, 'version', j.version,
+               'cancel_requested', j.cancel_requested, 'device_id', j.device_id, 'updated_at', rfc3339(j.updated_at))::text
+        FROM job j WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint)
+        """
+    typealias Row = JobDocument
+    let id: Int64
+    let ownerFilter: Int64?
+    var binds: [PostgresValue] { [.int(id), .int(ownerFilter)] }
+    static func decode(_ row: ResultRow) throws -> JobDocument { JobDocument(version: try row.int(0), json: try row.string(1)) }
+}
+
+/// The state of a visible job, to explain why a change did not apply.
+struct JobStateGet: Statement {
+    static let sql = "SELECT state FROM job WHERE id = $1::bigint AND ($2::bigint IS NULL OR owner_id = $2::bigint)"
+    typealias Row = JobState
+    let id: Int64
+    let ownerFilter: Int64?
+    var binds: [PostgresValue] { [.int(id), .int(ownerFilter)] }
+    static func decode(_ row: ResultRow) throws -> JobState { JobState(rawValue: try row.string(0)) ?? .failed }
+}
+
+/// Jobs matching the filters, newest first (by id, so pages stay put while jobs are added), before a cursor.
+/// Filters apply before the limit, so a page is never short while more rows match.
+struct JobList: Statement {
+    static let sql = """
+        SELECT j.id, job_json(j, false)::text FROM job j
+        WHERE ($1::bigint IS NULL OR j.owner_id = $1::bigint)
+          AND ($2::text[] IS NULL OR j.state::text = ANY ($2::text[]))
+          AND ($3::text IS NULL OR j.target = $3::text)
+          AND ($4::text IS NULL OR j.kind::text = $4::text)
+          AND ($5::text IS NULL OR starts_with(j.name, $5::text))
+          AND ($6::timestamptz IS NULL OR j.created_at > $6::timestamptz)
+          AND ($7::timestamptz IS NULL OR j.created_at < $7::timestamptz)
+          AND ($8::bigint IS NULL OR j.id < $8::bigint)
+        ORDER BY j.id DESC
+        LIMIT $9::integer
+        """
+    typealias Row = (id: Int64, json: String)
+    let filter: JobFilter
+    let beforeID: Int64?
+    let limit: Int
+    var binds: [PostgresValue] {
+        [.int(filter.ownerID), filter.states.map { .textArray($0.map(\.rawValue)) } ?? .null, .text(filter.target),
+         .text(filter.kind?.rawValue), .text(filter.namePrefix), .text(filter.createdAfter?.rfc3339),
+         .text(filter.createdBefore?.rfc3339), .int(beforeID), .int(Int64(limit))]
+    }
+    static func decode(_ row: ResultRow) throws -> Row { (try row.int(0), try row.string(1)) }
+}
+
+/// A visible job's state, result and error.
+struct JobResultsGet: Statement {
+    static let sql = """
+        SELECT j.state, json_build_object('id', j.id, 'state', j.state, 'kind', j.kind, 'result', j.result,
+               'error', j.error, 'finished_at', rfc3339(j.finished_at), 'attempt', j.attempt)::text
+        FROM job j WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint)
+        """
+    typealias Row = (state: JobState, json: String)
+    let id: Int64
+    let ownerFilter: Int64?
+    var binds: [PostgresValue] { [.int(id), .int(ownerFilter)] }
+    static func decode(_ row: ResultRow) throws -> Row { (JobState(rawValue: try row.string(0)) ?? .failed, try row.string(1)) }
+}
+
+/// Cancels a queued or scheduled job at once; marks a running one cancel-requested for its executor.
+struct JobCancel: Statement {
+    static let sql = """
+        UPDATE job j SET
+            state = CASE WHEN j.state IN ('queued', 'scheduled') THEN 'cancelled'::job_state ELSE j.state END,
+            cancel_requested = (j.state = 'running') OR j.cancel_requested
+        WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint)
+          AND j.state IN ('queued', 'scheduled', 'running')
+        RETURNING j.version, job_json(j, false)::text
+        """
+    typealias Row = JobDocument
+    let id: Int64
+    let ownerFilter: Int64?
+    var binds: [PostgresValue] { [.int(id), .int(ownerFilter)] }
+    static func decode(_ row: ResultRow) throws -> JobDocument { JobDocument(version: try row.int(0), json: try row.string(1)) }
+}
+
+/// Gives a running job more time, up to 24 hours from its start.
+struct JobExtend: Statement {
+    static let sql = """
+        UPDATE job j SET deadline_at = j.deadline_at + make_interval(secs => $3::integer)
+        WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint) AND j.state = 'running'
+          AND j.deadline_at + make_interval(secs => $3::integer) <= j.started_at + interval '24 hours'
+        RETURNING j.version, job_json(j, false)::text
+        """
+    typealias Row = JobDocument
+    let id: Int64
+    let ownerFilter: Int64?
+    let seconds: Int
+    var binds: [PostgresValue] { [.int(id), .int(ownerFilter), .int(Int64(seconds))] }
+    static func decode(_ row: ResultRow) throws -> JobDocument { JobDocument(version: try row.int(0), json: try row.string(1)) }
+}
+
+/// Queues a finished, unsuccessful job again while it has attempts left.
+struct JobRetry: Statement {
+    static let sql = """
+        UPDATE job j SET state = 'queued'
+        WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint)
+          AND j.state IN ('failed', 'cancelled', 'timed_out') AND j.attempt < j.max_attempts
+        RETURNING j.version, job_json(j, false)::text
+        """
+    typealias Row = JobDocument
+    let id: Int64
+    let ownerFilter: Int64?
+    var binds: [PostgresValue] { [.int(id), .int(ownerFilter)] }
+    static func decode(_ row: ResultRow) throws -> JobDocument { JobDocument(version: try row.int(0), json: try row.string(1)) }
+}
+
+/// Attempts used and allowed, to explain a refused retry.
+struct JobAttempts: Statement {
+    static let sql = "SELECT attempt, max_attempts FROM job WHERE id = $1::bigint"
+    typealias Row = (attempt: Int, maxAttempts: Int)
+    let id: Int64
+    var binds: [PostgresValue] { [.int(id)] }
+    static func decode(_ row: ResultRow) throws -> Row { (Int(try row.int(0)), Int(try row.int(1))) }
+}
+
+/// Deletes a finished job.
+struct JobDelete: Statement {
+    static let sql = """
+        DELETE FROM job j
+        WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint) AND job_state_is_final(j.state)
+        RETURNING j.id
+        """
+    typealias Row = Int64
+    let id: Int64
+    let ownerFilter: Int64?
+    var binds: [PostgresValue] { [.int(id), .int(ownerFilter)] }
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
+/// Counts by state and by target, and the age of the oldest queued job, over every owner.
+struct QueueStatsGet: Statement {
+    static let sql = """
+        SELECT json_build_object(
+            'by_state', (SELECT coalesce(json_object_agg(state, n), '{}') FROM (SELECT state, count(*) AS n FROM job GROUP BY state) s),
+            'by_target', (SELECT coalesce(json_object_agg(target, n), '{}')
+                          FROM (SELECT target, count(*) AS n FROM job WHERE state IN ('queued', 'scheduled', 'running')
+                                GROUP BY target) t),
+            'queued', (SELECT count(*) FROM job WHERE state = 'queued'),
+            'oldest_queued_age_s', (SELECT extract(epoch FROM now() - min(created_at)) FROM job WHERE state = 'queued')
+        )::text
+        """
+    typealias Row = String
+    var binds: [PostgresValue] { [] }
+    static func decode(_ row: ResultRow) throws -> String { try row.string(0) }
+}
+
+/// The fleet at a glance: devices by status, jobs by state, queue depth and oldest queued age.
+struct ClusterStatusGet: Statement {
+    static let sql = """
+        SELECT json_build_object(
+            'devices_by_status', (SELECT coalesce(json_object_agg(status, n), '{}')
+                                  FROM (SELECT status, count(*) AS n FROM device WHERE retired_at IS NULL GROUP BY status) d),
+            'jobs_by_state', (SELECT coalesce(json_object_agg(state, n), '{}') FROM (SELECT state, count(*) AS n FROM job GROUP BY state) s),
+            'capacity', (SELECT coalesce(sum(capacity), 0) FROM device WHERE retired_at IS NULL AND status = 'online'),
+            'active', (SELECT count(*) FROM job WHERE state IN ('scheduled', 'running')),
+            'queue_depth', (SELECT count(*) FROM job WHERE state = 'queued'),
+            'oldest_queued_age_s', (SELECT extract(epoch FROM now() - min(created_at)) FROM job WHERE state = 'queued')
+        )::text
+        """
+    typealias Row = String
+    var binds: [PostgresValue] { [] }
+    static func decode(_ row: ResultRow) throws -> String { try row.string(0) }
+}
+
+/// Numbers committed events in commit order; returns the highest number.
+struct JobEventSequence: Statement {
+    static let sql = "SELECT job_event_sequence()"
+    typealias Row = Int64
+    var binds: [PostgresValue] { [] }
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
+/// Numbered events after `after`, in order, visible to the owner filter.
+struct JobEventsAfter: Statement {
+    static let sql = """
+        SELECT e.seq, json_build_object('id', e.seq, 'job_id', e.job_id, 'kind', e.kind, 'from_state', e.from_state,
+               'to_state', e.to_state, 'version', e.version, 'at', rfc3339(e.at), 'detail', e.detail)::text
+        FROM job_event e
+        WHERE e.seq > $1::bigint AND ($2::bigint IS NULL OR e.owner_id = $2::bigint)
+        ORDER BY e.seq
+        LIMIT $3::integer
+        """
+    typealias Row = (seq: Int64, json: String)
+    let after: Int64
+    let ownerFilter: Int64?
+    let limit: Int
+    var binds: [PostgresValue] { [.int(after), .int(ownerFilter), .int(Int64(limit))] }
+    static func decode(_ row: ResultRow) throws -> Row { (try row.int(0), try row.string(1)) }
+}
+
+/// The highest numbered event visible to the owner filter: the index of `GET /jobs`.
+struct JobEventsHead: Statement {
+    static let sql = """
+        SELECT coalesce(max(seq), 0) FROM job_event WHERE seq IS NOT NULL AND ($1::bigint IS NULL OR owner_id = $1::bigint)
+        """
+    typealias Row = Int64
+    let ownerFilter: Int64?
+    var binds: [PostgresValue] { [.int(ownerFilter)] }
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
+/// A principal's id by name (admins filter job lists by owner).
+struct PrincipalIDByName: Statement {
+    static let sql = "SELECT id FROM principal WHERE name = $1::text"
+    typealias Row = Int64
+    let name: String
+    var binds: [PostgresValue] { [.text(name)] }
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
+/// Forgets idempotency keys older than 24 hours.
+struct IdempotencyKeyPrune: Statement {
+    static let sql = "DELETE FROM idempotency_key WHERE created_at < now() - interval '24 hours'"
+    var binds: [PostgresValue] { [] }
+}

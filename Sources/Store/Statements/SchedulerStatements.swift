@@ -1,0 +1,126 @@
+import Domain
+import Postgres
+
+/// Owners with queued jobs, by a loose index scan (one probe per owner, however long each owner's queue).
+struct SchedulerQueuedOwners: Statement {
+    static let sql = """
+        WITH RECURSIVE owners AS (
+            (SELECT owner_id FROM job WHERE state = 'queued' ORDER BY owner_id LIMIT 1)
+            UNION ALL
+            SELECT (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.owner_id > o.owner_id
+                    ORDER BY j.owner_id LIMIT 1)
+            FROM owners o WHERE o.owner_id IS NOT NULL
+        )
+        SELECT owner_id FROM owners WHERE owner_id IS NOT NULL LIMIT $1::integer
+        """
+    typealias Row = Int64
+    let limit: Int
+    var binds: [PostgresValue] { [.int(Int64(limit))] }
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
+/// Each owner's best queued jobs (priority, then age), locked for this transaction; jobs another scheduler holds
+/// are skipped, so two runs never place the same job. Also each owner's active (scheduled + running) count.
+struct SchedulerCandidates: Statement {
+    static let sql = """
+        SELECT c.id, c.owner_id, c.priority, c.kind, c.target, c.qubits,
+               coalesce((SELECT l.active_jobs FROM owner_load l WHERE l.owner_id = o.owner_id), 0)
+        FROM unnest($1::bigint[]) AS o (owner_id)
+        CROSS JOIN LATERAL (
+            SELECT j.id, j.owner_id, j.priority, j.kind, j.target, j.qubits FROM job j
+            WHERE j.state = 'queued' AND j.owner_id = o.owner_id
+            ORDER BY j.priority DESC, j.id
+            LIMIT $2::integer
+            FOR UPDATE SKIP LOCKED
+        ) c
+        """
+    typealias Row = SchedulingCandidate
+    let owners: [Int64]
+    let perOwner: Int
+    var binds: [PostgresValue] { [.intArray(owners), .int(Int64(perOwner))] }
+    static func decode(_ row: ResultRow) throws -> SchedulingCandidate {
+        SchedulingCandidate(
+            id: try row.int(0), ownerID: try row.int(1), priority: Int(try row.int(2)),
+            kind: JobKind(rawValue: try row.string(3)) ?? .command, target: JobTarget(try row.string(4)) ?? .any,
+            qubits: try row.optionalInt(5).map(Int.init), ownerActive: Int(try row.int(6)))
+    }
+}
+
+/// Every device that is not retired, with its load and who holds a reservation now. Read without locks: one
+/// scheduler runs at a time (advisory lock), and other writers only lower the load.
+struct SchedulerDevices: Statement {
+    static let sql = """
+        SELECT d.id, d.kind, d.status, d.capacity, d.labels,
+               CASE WHEN jsonb_typeof(d.properties -> 'qubits') = 'number' THEN (d.properties ->> 'qubits')::integer END,
+               d.active_jobs,
+               (SELECT r.principal_id FROM reservation r WHERE r.device_id = d.id AND r.during @> now() LIMIT 1)
+        FROM device d WHERE d.retired_at IS NULL
+        ORDER BY d.id
+        """
+    typealias Row = DeviceSlot
+    var binds: [PostgresValue] { [] }
+    static func decode(_ row: ResultRow) throws -> DeviceSlot {
+        DeviceSlot(
+            id: try row.string(0), kind: DeviceKind(rawValue: try row.string(1)) ?? .host,
+            status: DeviceStatus(rawValue: try row.string(2)) ?? .offline, capacity: Int(try row.int(3)),
+            labels: try row.stringArray(4), qubits: try row.optionalInt(5).map(Int.init), active: Int(try row.int(6)),
+            reservedBy: try row.optionalInt(7))
+    }
+}
+
+/// Places queued jobs on devices (the state trigger stamps, versions, records and notifies).
+struct JobAssign: Statement {
+    static let sql = """
+        UPDATE job j SET state = 'scheduled', device_id = a.device_id
+        FROM unnest($1::bigint[], $2::text[]) AS a (id, device_id)
+        WHERE j.id = a.id AND j.state = 'queued'
+        """
+    let jobIDs: [Int64]
+    let deviceIDs: [String]
+    var binds: [PostgresValue] { [.intArray(jobIDs), .textArray(deviceIDs)] }
+}
+
+/// Fails queued jobs that no device can ever run, each with its reason.
+struct JobFailUnplaceable: Statement {
+    static let sql = """
+        UPDATE job j SET state = 'failed', error = f.reason
+        FROM unnest($1::bigint[], $2::text[]) AS f (id, reason)
+        WHERE j.id = f.id AND j.state = 'queued'
+        """
+    let jobIDs: [Int64]
+    let reasons: [String]
+    var binds: [PostgresValue] { [.intArray(jobIDs), .textArray(reasons)] }
+}
+
+/// Running jobs past their deadline become timed_out (up to `limit` a call; jobs locked elsewhere wait their turn).
+struct JobTimeOutOverdue: Statement {
+    static let sql = """
+        WITH overdue AS (
+            SELECT id FROM job WHERE state = 'running' AND deadline_at < now()
+            ORDER BY deadline_at LIMIT $1::integer FOR UPDATE SKIP LOCKED
+        )
+        UPDATE job j SET state = 'timed_out', error = 'ran longer than its max_duration_s'
+        FROM overdue WHERE j.id = overdue.id
+        """
+    let limit: Int
+    var binds: [PostgresValue] { [.int(Int64(limit))] }
+}
+
+/// Running jobs whose executor stopped renewing its lease (killed, say): back to scheduled for another attempt,
+/// or failed once their attempts are used up.
+struct JobReleaseExpiredLeases: Statement {
+    static let sql = """
+        WITH lost AS (
+            SELECT id, attempt < max_attempts AS may_retry FROM job
+            WHERE state = 'running' AND lease_expires_at < now()
+            ORDER BY lease_expires_at LIMIT $1::integer FOR UPDATE SKIP LOCKED
+        )
+        UPDATE job j SET
+            state = CASE WHEN lost.may_retry THEN 'scheduled'::job_state ELSE 'failed'::job_state END,
+            error = CASE WHEN lost.may_retry THEN NULL
+                         ELSE 'its executor stopped responding and it has no attempts left' END
+        FROM lost WHERE j.id = lost.id
+        """
+    let limit: Int
+    var binds: [PostgresValue] { [.int(Int64(limit))] }
+}

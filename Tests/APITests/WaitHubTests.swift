@@ -1,0 +1,72 @@
+import Domain
+import FastCGI
+import Postgres
+import Testing
+import Web
+
+@testable import API
+
+/// The hub's bookkeeping: a change that lands between reading and parking is never lost.
+@Suite struct WaitHubTests {
+    let app = try! App(config: Configuration())
+
+    func parked(_ keys: [WaitKey], observed: UInt64, deadline: UInt64 = .max) -> ParkedRequest {
+        let request = Request(method: "GET", path: "/api/v1/jobs/1", requestID: "r")
+        let context = RequestContext(
+            request: request, connection: Connection(conninfo: "host=/nonexistent"), config: Configuration(),
+            services: app.services)
+        return ParkedRequest(
+            slot: FastCGIRequest(), request: request, context: context,
+            park: Park(keys: keys, deadline: deadline, observedSequence: observed))
+    }
+
+    @Test func aChangeBeforeParkingWakesAtOnce() {
+        let hub = WaitHub()
+        let observed = hub.sequence
+        hub.notify([.job(1), .owner(9)])
+        hub.park(parked([.job(1)], observed: observed))
+        #expect(hub.parkedCount == 0)
+        #expect(hub.nextReady() != nil)
+    }
+
+    @Test func unrelatedChangesDoNotWake() {
+        let hub = WaitHub()
+        let observed = hub.sequence
+        hub.notify([.job(2), .owner(3)])
+        hub.park(parked([.job(1)], observed: observed))
+        #expect(hub.parkedCount == 1)
+        hub.notify([.owner(4)])
+        #expect(hub.parkedCount == 1)
+        hub.notify([.job(1)])
+        #expect(hub.parkedCount == 0)
+        #expect(hub.nextReady()?.park.keys == [.job(1)])
+    }
+
+    @Test func deadlinesExpireWaiters() {
+        let hub = WaitHub()
+        hub.park(parked([.job(1)], observed: hub.sequence, deadline: 100))
+        hub.park(parked([.job(2)], observed: hub.sequence, deadline: 500))
+        #expect(hub.expire(now: 200) == 300)
+        #expect(hub.parkedCount == 1)
+        #expect(hub.expire(now: 600) == nil)
+        #expect(hub.parkedCount == 0)
+    }
+
+    @Test func aLostListenSessionWakesEveryoneAndDistrustsOlderReads() {
+        let hub = WaitHub()
+        let observed = hub.sequence
+        hub.park(parked([.job(1)], observed: observed))
+        hub.wakeAll()
+        #expect(hub.parkedCount == 0)
+        hub.park(parked([.job(7)], observed: observed))
+        #expect(hub.parkedCount == 0, "read before the reconnect: answered at once")
+    }
+
+    @Test func shutdownAnswersEveryoneAndEndsTheQueue() {
+        let hub = WaitHub()
+        hub.park(parked([.all], observed: hub.sequence))
+        hub.shutDown()
+        #expect(hub.nextReady() != nil)
+        #expect(hub.nextReady() == nil)
+    }
+}

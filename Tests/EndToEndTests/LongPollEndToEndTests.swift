@@ -1,0 +1,123 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// Blocking queries: at once when something is newer, on a change, on timeout; the event stream in order.
+@Suite(.enabled(if: Stack.isAvailable), .serialized) struct LongPollEndToEndTests {
+    func newJob(_ caller: Caller) throws -> Int {
+        let response = try caller.post("/api/v1/jobs", json: JobEndToEndTests.circuitBody())
+        return try #require(response.json?["id"] as? Int)
+    }
+
+    func timed(_ body: () throws -> HTTPResponse) rethrows -> (HTTPResponse, Double) {
+        let start = Date()
+        let response = try body()
+        return (response, Date().timeIntervalSince(start))
+    }
+
+    @Test func answersAtOnceWhenTheIndexIsBehindOrZero() throws {
+        let user = try Fixtures.user("lp-now", roles: ["user"])
+        let id = try newJob(user)
+        let (behind, seconds) = try timed { try user.get("/api/v1/jobs/\(id)?index=0&wait=30s") }
+        #expect(behind.status == 200)
+        #expect(behind.header("X-Switchyard-Index") == "1")
+        #expect(seconds < 2)
+        let (plain, _) = try timed { try user.get("/api/v1/jobs/\(id)") }
+        #expect(plain.header("X-Switchyard-Index") == "1")
+    }
+
+    @Test func wakesOnAChange() throws {
+        let user = try Fixtures.user("lp-change", roles: ["user"])
+        let id = try newJob(user)
+        Thread.detachNewThread {
+            usleep(500_000)
+            _ = try? user.post("/api/v1/jobs/\(id)/cancel", json: "{}")
+        }
+        let (response, seconds) = try timed { try user.get("/api/v1/jobs/\(id)?index=1&wait=20s") }
+        #expect(response.status == 200)
+        #expect(response.json?["state"] as? String == "cancelled")
+        #expect(response.header("X-Switchyard-Index") == "2")
+        #expect(seconds >= 0.4 && seconds < 5, "woke on the change, not the timeout: \(seconds)")
+    }
+
+    @Test func answersUnchangedWhenTheWaitEnds() throws {
+        let user = try Fixtures.user("lp-timeout", roles: ["user"])
+        let id = try newJob(user)
+        let (response, seconds) = try timed { try user.get("/api/v1/jobs/\(id)?index=1&wait=1s") }
+        #expect(response.status == 200)
+        #expect(response.header("X-Switchyard-Index") == "1")
+        #expect(response.json?["state"] as? String == "queued")
+        #expect(seconds >= 0.95 && seconds < 3, "\(seconds)")
+    }
+
+    @Test func malformedIndexOrWaitIs400() throws {
+        let user = try Fixtures.user("lp-bad", roles: ["user"])
+        let id = try newJob(user)
+        for query in ["index=abc&wait=1s", "index=-1&wait=1s", "index=1&wait=10", "index=1&wait=ten", "index=1&wait=-5s"] {
+            let response = try user.get("/api/v1/jobs/\(id)?\(query)")
+            #expect(response.status == 400, "\(query)")
+            #expect(response.json?["type"] as? String == "/problems/validation")
+        }
+        #expect(try user.get("/api/v1/jobs/\(id)?index=0&wait=2m").status == 200, "over the cap is shortened, not refused")
+        #expect(try user.get("/api/v1/jobs/\(id)?index=0&wait=soon").status == 400, "checked even when it cannot block")
+    }
+
+    @Test func listWaitsForAnyVisibleChange() throws {
+        let user = try Fixtures.user("lp-list", roles: ["user"])
+        _ = try newJob(user)
+        let first = try user.get("/api/v1/jobs")
+        let index = try #require(first.header("X-Switchyard-Index").flatMap(Int.init))
+        let other = try Fixtures.user("lp-list-other", roles: ["user"])
+        Thread.detachNewThread {
+            usleep(300_000)
+            _ = try? other.post("/api/v1/jobs", json: JobEndToEndTests.circuitBody())
+            usleep(400_000)
+            _ = try? user.post("/api/v1/jobs", json: JobEndToEndTests.circuitBody(name: "second"))
+        }
+        let (response, seconds) = try timed { try user.get("/api/v1/jobs?index=\(index)&wait=20s") }
+        #expect(response.status == 200)
+        #expect(seconds >= 0.6 && seconds < 5, "another owner's job must not wake it: \(seconds)")
+        #expect(Int(response.header("X-Switchyard-Index") ?? "") ?? 0 > index)
+        #expect(((response.json?["items"] as? [[String: Any]]) ?? []).first?["name"] as? String == "second")
+    }
+
+    @Test func eventsArriveInOrderNoneSkippedOrRepeated() throws {
+        let user = try Fixtures.user("lp-events", roles: ["user"])
+        let start = try #require(try user.get("/api/v1/events?limit=1000").json?["next_after"] as? Int)
+        let producers = 4
+        let perProducer = 10
+        let done = Atomic<Int>(0)
+        Thread.detachNewThread {
+            Stack.concurrently(producers) { index in
+                for step in 0..<perProducer {
+                    if let id = (try? user.post("/api/v1/jobs", json: JobEndToEndTests.circuitBody(name: "ev-\(index)-\(step)")))?
+                        .json?["id"] as? Int, step % 2 == 0
+                    {
+                        _ = try? user.post("/api/v1/jobs/\(id)/cancel", json: "{}")
+                    }
+                }
+            }
+            done.store(1, ordering: .releasing)
+        }
+        var after = start
+        var received: [Int] = []
+        let deadline = Date().addingTimeInterval(30)
+        let expected = producers * perProducer + producers * (perProducer / 2)
+        while received.count < expected && Date() < deadline {
+            let page = try user.get("/api/v1/events?after=\(after)&wait=5s&limit=7")
+            #expect(page.status == 200)
+            let ids = ((page.json?["items"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? Int }
+            received += ids
+            after = page.json?["next_after"] as? Int ?? after
+        }
+        #expect(received.count == expected)
+        #expect(received == received.sorted() && Set(received).count == received.count, "in order, none repeated")
+        let owner = try Fixtures.sql("SELECT id FROM principal WHERE name = '\(user.name)'")
+        let stored = try Fixtures.sql(
+            "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM job_event WHERE owner_id = \(owner) AND seq > \(start)")
+        #expect(stored == received.map(String.init).joined(separator: ","), "none skipped")
+        let waited = try timed { try user.get("/api/v1/events?after=\(after)&wait=1s") }
+        #expect(((waited.0.json?["items"] as? [[String: Any]]) ?? []).isEmpty)
+        #expect(waited.1 >= 0.95)
+    }
+}

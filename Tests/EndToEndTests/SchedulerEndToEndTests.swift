@@ -1,0 +1,162 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+
+/// The scheduler batch against the live database: placement, fit failures, reservations, concurrency, SIGKILL.
+@Suite(.enabled(if: Stack.isAvailable), .serialized) struct SchedulerEndToEndTests {
+    let scheduler = (Stack.environment["TEST_BIN_DIR"] ?? "") + "/switchyard-scheduler"
+
+    /// A fresh simulator device with a unique label, so that other tests' jobs never land on it.
+    func makeDevice(capacity: Int, qubits: Int = 10) throws -> String {
+        let id = Fixtures.uniqueName("dev")
+        let created = try Fixtures.admin.post(
+            "/api/v1/devices",
+            json: #"{"id":"\#(id)","kind":"simulator","capacity":\#(capacity),"labels":["\#(id)"],"properties":{"qubits":\#(qubits)}}"#)
+        #expect(created.status == 201, "\(created.text)")
+        return id
+    }
+
+    func runScheduler(_ extra: [String] = []) throws -> (status: Int32, output: String) {
+        let result = try Stack.run(scheduler, ["--seconds", "20", "--until-idle"] + extra)
+        return (result.status, result.output + result.error)
+    }
+
+    func states(_ ids: [Int]) throws -> [String: Int] {
+        let text = try Fixtures.sql(
+            "SELECT string_agg(state || '=' || n, ',') FROM (SELECT state, count(*) n FROM job WHERE id IN (\(ids.map(String.init).joined(separator: ","))) GROUP BY state) s")
+        return Dictionary(uniqueKeysWithValues: text.split(separator: ",").map { pair in
+            let parts = pair.split(separator: "=")
+            return (String(parts[0]), Int(parts[1])!)
+        })
+    }
+
+    @Test func placesWithinCapacityAndFailsWhatCanNeverFit() throws {
+        let device = try makeDevice(capacity: 3, qubits: 4)
+        let user = try Fixtures.user("sched", roles: ["user"])
+        var ids: [Int] = []
+        for index in 0..<5 {
+            let body = JobEndToEndTests.circuitBody(name: "fit-\(index)", target: "group:\(device)")
+            ids.append(try #require(try user.post("/api/v1/jobs", json: body).json?["id"] as? Int))
+        }
+        let big = "OPENQASM 2.0;\\ninclude \\\"qelib1.inc\\\";\\nqreg q[6];\\ncreg c[6];\\nmeasure q -> c;\\n"
+        let tooBig = try #require(try user.post(
+            "/api/v1/jobs", json: #"{"name":"big","target":"\#(device)","kind":"circuit","program":"\#(big)"}"#).json?["id"] as? Int)
+        let nowhere = try #require(try user.post(
+            "/api/v1/jobs", json: JobEndToEndTests.circuitBody(name: "nowhere", target: "no-such-device")).json?["id"] as? Int)
+        let run = try runScheduler()
+        #expect(run.status == 0, "\(run.output)")
+        #expect(try states(ids) == ["scheduled": 3, "queued": 2])
+        let failed = try user.get("/api/v1/jobs/\(tooBig)")
+        #expect(failed.json?["state"] as? String == "failed")
+        #expect((failed.json?["error"] as? String)?.contains("has 4 qubits; the circuit needs 6") == true)
+        #expect((try user.get("/api/v1/jobs/\(nowhere)").json?["error"] as? String) == "target device no-such-device does not exist")
+        let status = try user.get("/api/v1/devices/\(device)/status")
+        #expect(status.json?["scheduled"] as? Int == 3)
+        #expect(status.json?["utilization"] as? Double == 1.0)
+    }
+
+    @Test func reservationsRefuseOverlapsAndKeepOthersOff() throws {
+        let device = try makeDevice(capacity: 5)
+        let holder = try Fixtures.user("holder", roles: ["researcher"])
+        let other = try Fixtures.user("outsider", roles: ["researcher"])
+        let now = Date()
+        func stamp(_ offset: TimeInterval) -> String { ISO8601DateFormatter().string(from: now.addingTimeInterval(offset)) }
+        let reserved = try holder.post(
+            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(-60))","end":"\#(stamp(3600))"}"#)
+        #expect(reserved.status == 201, "\(reserved.text)")
+        let overlap = try other.post(
+            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(1800))","end":"\#(stamp(7200))"}"#)
+        #expect(overlap.status == 409)
+        let backwards = try other.post(
+            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(7200))","end":"\#(stamp(3700))"}"#)
+        #expect(backwards.status == 400)
+        let later = try other.post(
+            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(3600))","end":"\#(stamp(7200))"}"#)
+        #expect(later.status == 201, "adjacent ranges do not overlap")
+        let outsiderJob = try #require(try other.post(
+            "/api/v1/jobs", json: JobEndToEndTests.circuitBody(target: device)).json?["id"] as? Int)
+        let holderJob = try #require(try holder.post(
+            "/api/v1/jobs", json: JobEndToEndTests.circuitBody(target: device)).json?["id"] as? Int)
+        _ = try runScheduler()
+        #expect(try other.get("/api/v1/jobs/\(outsiderJob)").json?["state"] as? String == "queued")
+        #expect(try holder.get("/api/v1/jobs/\(holderJob)").json?["state"] as? String == "scheduled")
+        let list = try other.get("/api/v1/devices/\(device)/reservations")
+        #expect(((list.json?["items"] as? [[String: Any]]) ?? []).count == 2)
+        let reservationID = try #require(reserved.json?["id"] as? Int)
+        #expect(try other.send("DELETE", "/api/v1/devices/\(device)/reservations/\(reservationID)").status == 404)
+        #expect(try holder.send("DELETE", "/api/v1/devices/\(device)/reservations/\(reservationID)").status == 204)
+    }
+
+    @Test func twoSchedulersAtOnceAssignEachJobOnce() throws {
+        let device = try makeDevice(capacity: 100_000)
+        let owners = try (0..<3).map { try Fixtures.user("pair-\($0)", roles: ["user"]) }
+        let ownerIDs = try owners.map { try Fixtures.sql("SELECT id FROM principal WHERE name = '\($0.name)'") }
+        for owner in ownerIDs {
+            try Fixtures.sql("""
+                INSERT INTO job (owner_id, name, kind, target, program, shots, qubits)
+                SELECT \(owner), 'bulk', 'circuit', 'group:\(device)', 'OPENQASM 2.0;', 10, 1 FROM generate_series(1, 2000)
+                """)
+        }
+        let results = Mutex<[Int32]>([])
+        let scheduler = self.scheduler
+        Stack.concurrently(2) { _ in
+            let result = try? Stack.run(scheduler, ["--seconds", "20", "--until-idle", "--batch-size", "200"])
+            results.withLock { $0.append(result?.status ?? -1) }
+        }
+        let statuses = results.withLock { $0.sorted() }
+        #expect(statuses == [0, 0] || statuses == [0, 75], "\(statuses)")
+        let counts = try Fixtures.sql("""
+            SELECT count(*) FILTER (WHERE state = 'scheduled') || ' ' || count(*) FROM job WHERE target = 'group:\(device)'
+            """)
+        #expect(counts == "6000 6000")
+        let twice = try Fixtures.sql("""
+            SELECT count(*) FROM (SELECT job_id FROM job_event e JOIN job j ON j.id = e.job_id
+            WHERE j.target = 'group:\(device)' AND e.to_state = 'scheduled' GROUP BY job_id HAVING count(*) <> 1) x
+            """)
+        #expect(twice == "0", "every job scheduled exactly once")
+    }
+
+    @Test func aSchedulerKilledMidRunLeavesConsistentState() throws {
+        let device = try makeDevice(capacity: 100_000)
+        let user = try Fixtures.user("killed", roles: ["user"])
+        let owner = try Fixtures.sql("SELECT id FROM principal WHERE name = '\(user.name)'")
+        try Fixtures.sql("""
+            INSERT INTO job (owner_id, name, kind, target, program, shots, qubits)
+            SELECT \(owner), 'bulk', 'circuit', 'group:\(device)', 'OPENQASM 2.0;', 10, 1 FROM generate_series(1, 20000)
+            """)
+        var pid = pid_t()
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(scheduler), strdup("--batch-size"), strdup("50"), strdup("--until-idle"), nil]
+        let environment = Stack.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        #expect(posix_spawn(&pid, scheduler, nil, nil, argv, environment) == 0)
+        usleep(400_000)
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        let partial = try Fixtures.sql("""
+            SELECT count(*) FILTER (WHERE state = 'scheduled') || ' ' || count(*) FILTER (WHERE state = 'queued')
+            || ' ' || count(*) FILTER (WHERE state = 'scheduled' AND device_id IS NULL)
+            FROM job WHERE target = 'group:\(device)'
+            """).split(separator: " ").map { Int($0)! }
+        #expect(partial[0] + partial[1] == 20000, "every job placed or still queued")
+        #expect(partial[2] == 0)
+        #expect(partial[0] < 20000, "killed before it finished (placed \(partial[0]))")
+        let rerun = try runScheduler()
+        #expect(rerun.status == 0, "the lock died with the killed session: \(rerun.output)")
+        #expect(try Fixtures.sql("SELECT count(*) FROM job WHERE target = 'group:\(device)' AND state = 'scheduled'") == "20000")
+    }
+
+    @Test func overdueRunningJobsTimeOut() throws {
+        let device = try makeDevice(capacity: 2)
+        let user = try Fixtures.user("overdue", roles: ["user"])
+        let id = try #require(try user.post(
+            "/api/v1/jobs", json: JobEndToEndTests.circuitBody(target: device, extra: #","max_duration_s":1"#)).json?["id"] as? Int)
+        _ = try runScheduler()
+        try Fixtures.sql("UPDATE job SET state = 'running', lease_owner = 't', lease_expires_at = now() + interval '1 hour' WHERE id = \(id)")
+        try Fixtures.sql("UPDATE job SET deadline_at = now() - interval '1 second' WHERE id = \(id)")
+        _ = try runScheduler()
+        let job = try user.get("/api/v1/jobs/\(id)")
+        #expect(job.json?["state"] as? String == "timed_out")
+        #expect(try user.get("/api/v1/jobs/\(id)/results").json?["error"] as? String == "ran longer than its max_duration_s")
+    }
+}
