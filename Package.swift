@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "switchyardctl", targets: ["switchyardctl"]),
         .executable(name: "switchyard-sweeper", targets: ["switchyard-sweeper"]),
         .executable(name: "switchyard-scheduler", targets: ["switchyard-scheduler"]),
+        .executable(name: "switchyard-simulator", targets: ["switchyard-simulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2")
@@ -46,7 +47,7 @@ let package = Package(
         .target(
             name: "API", dependencies: ["Web", "Store", "Postgres", "OpenSSL", "FastCGI", "Domain", "Circuits"],
             swiftSettings: settings),
-        .target(name: "Jobs", dependencies: ["Store", "Postgres", "Domain", "OpenSSL"], swiftSettings: settings),
+        .target(name: "Jobs", dependencies: ["Store", "Postgres", "Domain", "OpenSSL", "Circuits"], swiftSettings: settings),
 
         // Thin executables.
         .executableTarget(name: "switchyard-fcgi", dependencies: ["API", argumentParser], swiftSettings: settings),
@@ -59,6 +60,10 @@ let package = Package(
 
         .executableTarget(
             name: "switchyard-scheduler", dependencies: ["Jobs", "Postgres", "Domain", argumentParser],
+            swiftSettings: settings),
+
+        .executableTarget(
+            name: "switchyard-simulator", dependencies: ["Jobs", "Circuits", "Postgres", "Domain", argumentParser],
             swiftSettings: settings),
 
         // Unit tests: no services.

@@ -187,6 +187,19 @@ stack_secret_file() {
     (umask 077 && openssl rand -base64 48 > "$path")
 }
 
+# stack_shared_dir NAME: the team's shared folder NAME (qasm, bench): ../shared/NAME next to this checkout, or
+# next to one of its parent folders (a clone in a temporary directory), or /work/shared/NAME.
+stack_shared_dir() {
+    local name=$1 dir
+    dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    while [ "$dir" != "/" ]; do
+        if [ -d "$dir/../shared/$name" ]; then (cd "$dir/../shared/$name" && pwd); return 0; fi
+        dir=$(dirname "$dir")
+    done
+    [ -d "/work/shared/$name" ] && { echo "/work/shared/$name"; return 0; }
+    echo "/nonexistent/shared/$name"
+}
+
 # Stops what the start functions started, newest first, then Postgres.
 stack_stop_all() {
     local index pid

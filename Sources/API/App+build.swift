@@ -24,6 +24,7 @@ public struct App: Sendable {
         AuditRoutes().register(in: &router)
         JobRoutes().register(in: &router)
         DeviceRoutes().register(in: &router)
+        CircuitRoutes().register(in: &router)
         self.router = router
         let chain: [any Middleware<RequestContext>] = [
             RequestLogMiddleware(),

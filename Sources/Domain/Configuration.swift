@@ -54,6 +54,15 @@ public struct Configuration: Sendable {
     /// `login-address-attempts-burst`: login attempts allowed at once per client address.
     public var loginAddressAttemptsBurst = 20
 
+    /// `simulator-max-qubits`: circuits wider than this are refused by switchyard-simulator before it allocates
+    /// anything (a state needs 16 bytes × 2^qubits: 4 GiB at 28).
+    public var simulatorMaxQubits = 28
+    /// `simulator-threads`: threads one simulation uses (0: every core).
+    public var simulatorThreads = 0
+    /// `simulator-lease-s`: a running job's lease; the executor renews it every third of this, and a job whose
+    /// executor died is re-scheduled once it lapses.
+    public var simulatorLeaseSeconds = 30
+
     public init() {}
 
     /// Reads the settings; throws one `ConfigError` naming every bad setting.
@@ -100,6 +109,9 @@ public struct Configuration: Sendable {
             "login-address-attempts-per-minute", default: config.loginAddressAttemptsPerMinute, range: 1...1_000_000)
         config.loginAddressAttemptsBurst = reader.int(
             "login-address-attempts-burst", default: config.loginAddressAttemptsBurst, range: 1...1_000_000)
+        config.simulatorMaxQubits = reader.int("simulator-max-qubits", default: config.simulatorMaxQubits, range: 1...40)
+        config.simulatorThreads = reader.int("simulator-threads", default: config.simulatorThreads, range: 0...256)
+        config.simulatorLeaseSeconds = reader.int("simulator-lease-s", default: config.simulatorLeaseSeconds, range: 3...3600)
         try reader.finish()
         return config
     }
@@ -130,6 +142,9 @@ public struct Configuration: Sendable {
             ("login-attempts-burst", String(loginAttemptsBurst)),
             ("login-address-attempts-per-minute", String(loginAddressAttemptsPerMinute)),
             ("login-address-attempts-burst", String(loginAddressAttemptsBurst)),
+            ("simulator-max-qubits", String(simulatorMaxQubits)),
+            ("simulator-threads", String(simulatorThreads)),
+            ("simulator-lease-s", String(simulatorLeaseSeconds)),
         ]
         return lines.map { "\($0.0) = \($0.1)" }.joined(separator: "\n") + "\n"
     }

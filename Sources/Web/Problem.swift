@@ -1,3 +1,5 @@
+import Domain
+
 /// The only error a client ever sees: an RFC 9457 problem document.
 ///
 /// Handlers and middleware throw a `Problem` (or a `ProblemConvertible`); the problem boundary in the API layer

@@ -1,3 +1,5 @@
+import Domain
+
 /// One HTTP request as nginx handed it over FastCGI: method, path, query, headers, body and client facts.
 public struct Request {
     /// Upper-case method, e.g. `GET`.

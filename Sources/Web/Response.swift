@@ -1,3 +1,5 @@
+import Domain
+
 /// What a handler returns: status, headers and a body that is either bytes or written piece by piece.
 public struct Response {
     public var status: Int

@@ -51,6 +51,9 @@ import Testing
         ("POST", "/api/v1/devices/no-such-device/reservations", "{}", "device:reserve"),
         ("DELETE", "/api/v1/devices/no-such-device/reservations/1", nil, "device:reserve"),
         ("GET", "/api/v1/cluster/status", nil, "device:read"),
+        ("POST", "/api/v1/circuits/validate", "{}", "circuit:validate"),
+        ("POST", "/api/v1/circuits/compile", "{}", "circuit:compile"),
+        ("POST", "/api/v1/circuits/optimize", "{}", "circuit:optimize"),
     ]
 
     static func allows(_ grants: [String], _ permission: String) -> Bool {

@@ -7,12 +7,13 @@ import Testing
 @Suite(.enabled(if: Stack.isAvailable), .serialized) struct SchedulerEndToEndTests {
     let scheduler = (Stack.environment["TEST_BIN_DIR"] ?? "") + "/switchyard-scheduler"
 
-    /// A fresh simulator device with a unique label, so that other tests' jobs never land on it.
-    func makeDevice(capacity: Int, qubits: Int = 10) throws -> String {
+    /// A fresh device with a unique label, so that other tests' jobs never land on it. Bulk tests use hosts and
+    /// command jobs, which no executor of the test stack picks up.
+    func makeDevice(capacity: Int, qubits: Int = 10, kind: String = "simulator") throws -> String {
         let id = Fixtures.uniqueName("dev")
         let created = try Fixtures.admin.post(
             "/api/v1/devices",
-            json: #"{"id":"\#(id)","kind":"simulator","capacity":\#(capacity),"labels":["\#(id)"],"properties":{"qubits":\#(qubits)}}"#)
+            json: #"{"id":"\#(id)","kind":"\#(kind)","capacity":\#(capacity),"labels":["\#(id)"],"properties":{"qubits":\#(qubits)}}"#)
         #expect(created.status == 201, "\(created.text)")
         return id
     }
@@ -89,13 +90,13 @@ import Testing
     }
 
     @Test func twoSchedulersAtOnceAssignEachJobOnce() throws {
-        let device = try makeDevice(capacity: 100_000)
+        let device = try makeDevice(capacity: 100_000, kind: "host")
         let owners = try (0..<3).map { try Fixtures.user("pair-\($0)", roles: ["user"]) }
         let ownerIDs = try owners.map { try Fixtures.sql("SELECT id FROM principal WHERE name = '\($0.name)'") }
         for owner in ownerIDs {
             try Fixtures.sql("""
-                INSERT INTO job (owner_id, name, kind, target, program, shots, qubits)
-                SELECT \(owner), 'bulk', 'circuit', 'group:\(device)', 'OPENQASM 2.0;', 10, 1 FROM generate_series(1, 2000)
+                INSERT INTO job (owner_id, name, kind, target, program)
+                SELECT \(owner), 'bulk', 'command', 'group:\(device)', '{"run":"true"}' FROM generate_series(1, 2000)
                 """)
         }
         let results = Mutex<[Int32]>([])
@@ -118,12 +119,12 @@ import Testing
     }
 
     @Test func aSchedulerKilledMidRunLeavesConsistentState() throws {
-        let device = try makeDevice(capacity: 100_000)
+        let device = try makeDevice(capacity: 100_000, kind: "host")
         let user = try Fixtures.user("killed", roles: ["user"])
         let owner = try Fixtures.sql("SELECT id FROM principal WHERE name = '\(user.name)'")
         try Fixtures.sql("""
-            INSERT INTO job (owner_id, name, kind, target, program, shots, qubits)
-            SELECT \(owner), 'bulk', 'circuit', 'group:\(device)', 'OPENQASM 2.0;', 10, 1 FROM generate_series(1, 20000)
+            INSERT INTO job (owner_id, name, kind, target, program)
+            SELECT \(owner), 'bulk', 'command', 'group:\(device)', '{"run":"true"}' FROM generate_series(1, 20000)
             """)
         var pid = pid_t()
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(scheduler), strdup("--batch-size"), strdup("50"), strdup("--until-idle"), nil]

@@ -44,6 +44,7 @@ export SWITCHYARD_JWT_SECRET_FILE=$work/jwt.secret
 export SWITCHYARD_JWT_PUBLIC_KEYS="idp-rsa=$tls/idp-rsa.pub,idp-ec=$tls/idp-ec.pub"
 export SWITCHYARD_JWT_TRUSTED_ISSUERS="https://idp.test"
 export SWITCHYARD_PASSWORD_ITERATIONS=100000
+export SWITCHYARD_SIMULATOR_LEASE_S=3    # a killed simulator's job is re-leased within seconds
 # Every test request comes from 127.0.0.1: address limits must not get in the way of the per-username ones.
 export SWITCHYARD_LOGIN_ADDRESS_ATTEMPTS_PER_MINUTE=100000 SWITCHYARD_LOGIN_ADDRESS_ATTEMPTS_BURST=100000
 export SWITCHYARD_MAX_REQUESTS=${SWITCHYARD_MAX_REQUESTS:-1000}

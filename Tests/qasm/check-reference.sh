@@ -23,7 +23,8 @@ SIMULATOR=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(git -C "$HERE" rev-parse --show-toplevel)
-QASM_DIR=${SWITCHYARD_QASM_DIR:-$REPO/../shared/qasm}
+source "$REPO/scripts/stack.sh"
+QASM_DIR=${SWITCHYARD_QASM_DIR:-$(stack_shared_dir qasm)}
 [ -f "$QASM_DIR/gen_circuits.py" ] || { echo "reference folder not found: $QASM_DIR (set SWITCHYARD_QASM_DIR)" >&2; exit 66; }
 QASM_DIR=$(cd "$QASM_DIR" && pwd)
 VENV=${SWITCHYARD_QASM_VENV:-$HOME/.cache/switchyard-qasm-venv}

@@ -107,17 +107,19 @@ struct JobTimeOutOverdue: Statement {
 }
 
 /// Running jobs whose executor stopped renewing its lease (killed, say): back to scheduled for another attempt,
-/// or failed once their attempts are used up.
+/// failed once their attempts are used up, or cancelled when a cancel was requested meanwhile.
 struct JobReleaseExpiredLeases: Statement {
     static let sql = """
         WITH lost AS (
-            SELECT id, attempt < max_attempts AS may_retry FROM job
+            SELECT id, attempt < max_attempts AS may_retry, cancel_requested FROM job
             WHERE state = 'running' AND lease_expires_at < now()
             ORDER BY lease_expires_at LIMIT $1::integer FOR UPDATE SKIP LOCKED
         )
         UPDATE job j SET
-            state = CASE WHEN lost.may_retry THEN 'scheduled'::job_state ELSE 'failed'::job_state END,
-            error = CASE WHEN lost.may_retry THEN NULL
+            state = CASE WHEN lost.cancel_requested THEN 'cancelled'::job_state
+                         WHEN lost.may_retry THEN 'scheduled'::job_state ELSE 'failed'::job_state END,
+            error = CASE WHEN lost.cancel_requested THEN 'cancelled while its executor was gone'
+                         WHEN lost.may_retry THEN NULL
                          ELSE 'its executor stopped responding and it has no attempts left' END
         FROM lost WHERE j.id = lost.id
         """

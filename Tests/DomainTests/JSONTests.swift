@@ -1,5 +1,5 @@
 import Testing
-import Web
+import Domain
 
 @Suite struct JSONTests {
     @Test func parsesEveryKindOfValue() throws {
