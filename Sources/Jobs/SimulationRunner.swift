@@ -182,7 +182,7 @@ final class LeaseWatch: @unchecked Sendable {
     var shouldStop: Bool {
         if stopReason.load(ordering: .relaxed) != 0 { return true }
         if SystemClock.now().microseconds > deadlineMicroseconds.load(ordering: .relaxed) {
-            stopReason.compareExchange(expected: 0, desired: Reason.deadline.rawValue, ordering: .relaxed)
+            _ = stopReason.compareExchange(expected: 0, desired: Reason.deadline.rawValue, ordering: .relaxed)
             return true
         }
         return false
@@ -255,7 +255,7 @@ final class LeaseWatch: @unchecked Sendable {
                 record(jobID: watched.jobID) {
                     deadlineMicroseconds.store(lease.deadline.microseconds, ordering: .relaxed)
                     if lease.cancelRequested {
-                        stopReason.compareExchange(expected: 0, desired: Reason.cancelled.rawValue, ordering: .relaxed)
+                        _ = stopReason.compareExchange(expected: 0, desired: Reason.cancelled.rawValue, ordering: .relaxed)
                     }
                 }
             } catch {

@@ -157,6 +157,7 @@ public final class Connection {
     /// server asks for exactly that; `body` must therefore be safe to run again.
     /// - Parameter synchronousCommit: true makes COMMIT wait for the WAL flush even when the session's default is
     ///   asynchronous (the responders read asynchronously and change synchronously).
+    @discardableResult
     public func transaction<T>(synchronousCommit: Bool = false, _ body: () throws -> T) throws -> T {
         precondition(!isInTransaction, "transactions do not nest")
         var attempt = 1

@@ -13,9 +13,9 @@ import Testing
         #expect(refused.status == 409)
         let anonymous = try Stack.client.get("/api/v1/me")
         #expect(anonymous.status == 401)
-        try Stack.eventually(within: 5) {
+        #expect(try Stack.eventually(within: 5) {
             try Fixtures.sql("SELECT count(*) FROM audit_log WHERE request_id = '\(anonymous.header("X-Request-Id")!)'") == "1"
-        }
+        })
         let createdRow = try Fixtures.sql(
             "SELECT event || ' ' || status FROM audit_log WHERE request_id = '\(created.header("X-Request-Id")!)'")
         #expect(createdRow == "role.created 201")
@@ -32,9 +32,9 @@ import Testing
         for _ in 0..<3 {
             _ = try Stack.client.get("/api/v1/me", headers: [("X-API-Key", "sy_" + String(repeating: "Z", count: 43))])
         }
-        try Stack.eventually(within: 5) {
+        #expect(try Stack.eventually(within: 5) {
             try Fixtures.sql("SELECT count(*) >= 3 FROM audit_log WHERE event = 'auth.failure'") == "t"
-        }
+        })
         let page = try Fixtures.admin.get("/api/v1/audit?event=auth.failure&limit=2")
         #expect(page.status == 200)
         let items = try #require(page.json?["items"] as? [[String: Any]])

@@ -117,7 +117,7 @@ import Testing
             #expect(response.status == 404, "\(method) \(path)")
         }
         let bobs = try bob.get("/api/v1/jobs")
-        #expect(((bobs.json?["items"] as? [[String: Any]]) ?? []).isEmpty)
+        #expect((bobs.json?["items"] as? [[String: Any]])?.isEmpty == true)
         #expect(try Fixtures.admin.get("/api/v1/jobs/\(id)").status == 200, "administrators see every owner")
         let filtered = try Fixtures.admin.get("/api/v1/jobs?owner=\(alice.name)")
         #expect(((filtered.json?["items"] as? [[String: Any]]) ?? []).map { $0["id"] as? Int } == [id])
