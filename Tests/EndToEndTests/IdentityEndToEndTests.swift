@@ -183,6 +183,16 @@ import Testing
         #expect(builtin.status == 409)
         let user = try Fixtures.user("custom-role", roles: [role])
         #expect(try user.get("/api/v1/me").json?["permissions"] as? [String] == ["job:read", "storage:*"])
+        // A principal's grants are stored on its row; changing the role or the principal's roles must reach it.
+        let narrowed = try Fixtures.admin.send("PUT", "/api/v1/roles/\(role)", json: #"{"permissions":["node:read"]}"#)
+        #expect(narrowed.status == 200)
+        #expect(try user.get("/api/v1/me").json?["permissions"] as? [String] == ["node:read"])
+        #expect(try user.get("/api/v1/jobs").status == 403)
+        let regranted = try Fixtures.admin.send(
+            "PATCH", "/api/v1/users/\(user.name)", json: #"{"roles":["\#(role)","viewer"]}"#)
+        #expect(regranted.status == 200)
+        #expect(try user.get("/api/v1/me").json?["permissions"] as? [String]
+            == ["device:read", "job:read", "node:read", "storage:read"])
         #expect(try Fixtures.admin.send("DELETE", "/api/v1/roles/\(role)").status == 409, "still held by a principal")
         #expect(try Fixtures.admin.send("DELETE", "/api/v1/roles/user").status == 409, "built in")
         #expect(try Fixtures.admin.send("DELETE", "/api/v1/roles/no-such-role").status == 404)

@@ -1,6 +1,22 @@
 import Domain
 import Postgres
 
+/// A job as the API shows it, for the row `j`: built inline (a SQL function taking the row would be planned anew
+/// on every call). `program` is the SQL expression for the program member (NULL unless asked for).
+private func jobJSON(program: String = "NULL") -> String {
+    """
+    json_build_object(
+        'id', j.id, 'name', j.name, 'owner', (SELECT p.name FROM principal p WHERE p.id = j.owner_id),
+        'kind', j.kind, 'target', j.target, 'device_id', j.device_id, 'state', j.state, 'version', j.version,
+        'priority', j.priority, 'shots', j.shots, 'qubits', j.qubits, 'max_duration_s', j.max_duration_s,
+        'metadata', j.metadata, 'attempt', j.attempt, 'max_attempts', j.max_attempts,
+        'cancel_requested', j.cancel_requested, 'error', j.error,
+        'created_at', rfc3339(j.created_at), 'updated_at', rfc3339(j.updated_at),
+        'scheduled_at', rfc3339(j.scheduled_at), 'started_at', rfc3339(j.started_at),
+        'finished_at', rfc3339(j.finished_at), 'deadline_at', rfc3339(j.deadline_at), 'program', \(program))::text
+    """
+}
+
 /// Submits a job through `job_submit` (insert, or the job of a live Idempotency-Key).
 struct JobSubmit: Statement {
     static let sql = """
@@ -22,7 +38,7 @@ struct JobSubmit: Statement {
 /// One job as JSON with its version, visible to the owner filter (null: every owner).
 struct JobGet: Statement {
     static let sql = """
-        SELECT j.version, job_json(j, $3::boolean)::text FROM job j
+        SELECT j.version, \(jobJSON(program: "CASE WHEN $3::boolean THEN j.program END")) FROM job j
         WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint)
         """
     typealias Row = JobDocument
@@ -61,7 +77,7 @@ struct JobStateGet: Statement {
 /// Filters apply before the limit, so a page is never short while more rows match.
 struct JobList: Statement {
     static let sql = """
-        SELECT j.id, job_json(j, false)::text FROM job j
+        SELECT j.id, \(jobJSON()) FROM job j
         WHERE ($1::bigint IS NULL OR j.owner_id = $1::bigint)
           AND ($2::text[] IS NULL OR j.state::text = ANY ($2::text[]))
           AND ($3::text IS NULL OR j.target = $3::text)
@@ -107,7 +123,7 @@ struct JobCancel: Statement {
             cancel_requested = (j.state = 'running') OR j.cancel_requested
         WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint)
           AND j.state IN ('queued', 'scheduled', 'running')
-        RETURNING j.version, job_json(j, false)::text
+        RETURNING j.version, \(jobJSON())
         """
     typealias Row = JobDocument
     let id: Int64
@@ -122,7 +138,7 @@ struct JobExtend: Statement {
         UPDATE job j SET deadline_at = j.deadline_at + make_interval(secs => $3::integer)
         WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint) AND j.state = 'running'
           AND j.deadline_at + make_interval(secs => $3::integer) <= j.started_at + interval '24 hours'
-        RETURNING j.version, job_json(j, false)::text
+        RETURNING j.version, \(jobJSON())
         """
     typealias Row = JobDocument
     let id: Int64
@@ -138,7 +154,7 @@ struct JobRetry: Statement {
         UPDATE job j SET state = 'queued'
         WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint)
           AND j.state IN ('failed', 'cancelled', 'timed_out') AND j.attempt < j.max_attempts
-        RETURNING j.version, job_json(j, false)::text
+        RETURNING j.version, \(jobJSON())
         """
     typealias Row = JobDocument
     let id: Int64
