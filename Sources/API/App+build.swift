@@ -60,13 +60,7 @@ public struct App: Sendable {
     /// Probes write nothing.
     public func complete(_ response: Response, context: RequestContext) {
         guard context.route?.access != .probe, !context.isAudited else { return }
-        do {
-            try AuditStore(connection: context.connection).insert(context.auditEntry(status: response.status))
-            context.isAudited = true
-        } catch {
-            Log.message(
-                .error, "audit row not written",
-                [("request_id", .string(context.requestID)), ("error", .string(String(reflecting: error)))])
-        }
+        context.audit.append(context.auditEntry(status: response.status), connection: context.connection)
+        context.isAudited = true
     }
 }

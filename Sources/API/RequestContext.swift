@@ -19,6 +19,8 @@ public final class RequestContext {
     /// The serving thread's request log, or nil when `log-requests` is off; a resumed long-poll uses its resume
     /// thread's.
     var log: RequestLogBuffer?
+    /// The serving thread's audit rows written after the response; a resumed long-poll uses its resume thread's.
+    var audit: AuditBuffer
     /// When the request arrived.
     public let receivedAt: Timestamp
     let startedNanoseconds: UInt64
@@ -51,15 +53,20 @@ public final class RequestContext {
     public internal(set) var isResumed = false
 
     public convenience init(request: Request, connection: Connection, config: Configuration, services: Services) {
-        self.init(request: request, connection: connection, config: config, services: services, log: nil)
+        self.init(
+            request: request, connection: connection, config: config, services: services, log: nil, audit: AuditBuffer())
     }
 
-    init(request: Request, connection: Connection, config: Configuration, services: Services, log: RequestLogBuffer?) {
+    init(
+        request: Request, connection: Connection, config: Configuration, services: Services, log: RequestLogBuffer?,
+        audit: AuditBuffer
+    ) {
         self.requestID = request.requestID
         self.connection = connection
         self.config = config
         self.services = services
         self.log = log
+        self.audit = audit
         self.method = request.method
         self.clientAddress = request.clientAddress
         self.userAgent = request.headers["user-agent"]
@@ -101,24 +108,36 @@ extension RequestContext {
     /// Runs a state change in one transaction that also holds its audit row: the change and the row commit
     /// together (synchronously), or neither does. A thrown error rolls both back; the request's audit row is then
     /// written after the response, with the error's status.
+    ///
+    /// Job changes are announced (NOTIFY) after the commit, in a statement of their own: a NOTIFY inside the
+    /// transaction would hold a database-wide lock through the synchronous flush (0006_deferred_job_notifications).
     public func transaction(_ body: () throws -> Response) throws -> Response {
-        try connection.transaction(synchronousCommit: true) {
+        let response = try connection.transaction(synchronousCommit: true) {
             let response = try body()
-            try AuditStore(connection: connection).insert(auditEntry(status: response.status))
+            try AuditStore(connection: connection).insert([auditEntry(status: response.status)])
             isAudited = true
             return response
         }
+        do {
+            try JobStore(connection: connection).announceChanges()
+        } catch {
+            // The change is committed; its long-polls answer when their wait ends instead of at once.
+            Log.message(
+                .warn, "job changes not announced",
+                [("request_id", .string(requestID)), ("error", .string(String(reflecting: error)))])
+        }
+        return response
     }
 
     /// The audit row for this request with its final status.
     func auditEntry(status: Int) -> AuditEntry {
         AuditEntry(
-            requestID: requestID, event: auditEvent,
+            at: receivedAt, requestID: requestID, event: auditEvent,
             principalID: identity?.principalID ?? failedPrincipal?.id,
             principalName: identity?.principalName ?? failedPrincipal?.name,
             credentialKind: identity?.credential.kind.rawValue,
             keyPrefix: identity?.credential.keyPrefix ?? presentedKeyPrefix, method: method, route: routePattern,
             status: status, latencyMicroseconds: elapsedMicroseconds, clientAddress: clientAddress,
-            userAgent: userAgent, detailJSON: JSON.object(auditDetail).text)
+            userAgent: userAgent, detail: .object(auditDetail))
     }
 }

@@ -24,31 +24,37 @@ final class Worker {
 
     /// Serves requests until the listener stops, then closes the connection.
     func run() {
-        let connection = Connection(conninfo: config.connectionString(applicationName: "switchyard-fcgi", asynchronousCommit: true))
+        let connection = Connection(conninfo: config.connectionString(
+                applicationName: "switchyard-fcgi", asynchronousCommit: true, deferJobNotifications: true))
         let log = config.logRequests ? RequestLogBuffer() : nil
+        let audit = AuditBuffer()
         var slot = FastCGIRequest()
         accepting: while true {
             switch listener.accept(into: slot) {
             case .request:
                 lifecycle.requestStarted()
-                if serve(slot, connection: connection, log: log) == .parked {
+                if serve(slot, connection: connection, log: log, audit: audit) == .parked {
                     // The hub owns that slot now; accept the next request into a fresh one.
                     slot = FastCGIRequest()
                 }
                 lifecycle.requestFinished()
             case .idle:
+                audit.flush(connection: connection)
                 log?.flush()
             case .stopped:
                 break accepting
             }
         }
+        audit.flush(connection: connection)
         log?.flush()
         connection.close()
     }
 
     private enum Served { case answered, parked }
 
-    private func serve(_ slot: FastCGIRequest, connection: Connection, log: RequestLogBuffer?) -> Served {
+    private func serve(
+        _ slot: FastCGIRequest, connection: Connection, log: RequestLogBuffer?, audit: AuditBuffer
+    ) -> Served {
         var request: Request
         switch slot.readBody(limit: config.maxBodyBytes) {
         case .complete(let body):
@@ -61,7 +67,7 @@ final class Worker {
             request.requestID = Self.localRequestID()
         }
         let context = RequestContext(
-            request: request, connection: connection, config: config, services: app.services, log: log)
+            request: request, connection: connection, config: config, services: app.services, log: log, audit: audit)
         let response: Response
         switch app.respond(to: request, context: context) {
         case .response(let answer):

@@ -153,9 +153,14 @@ public struct Configuration: Sendable {
     /// who is who), the connect timeout and the statement timeout.
     /// - Parameter asynchronousCommit: makes commits outside explicit transactions asynchronous (the responders'
     ///   reads and their audit rows); transactions that change state ask for synchronous commit themselves.
-    public func connectionString(applicationName: String, asynchronousCommit: Bool = false) -> String {
+    /// - Parameter deferJobNotifications: job changes collect their NOTIFY until the session calls `job_announce()`
+    ///   after COMMIT (sql/migrations/0006_deferred_job_notifications.sql); whoever sets it must call it.
+    public func connectionString(
+        applicationName: String, asynchronousCommit: Bool = false, deferJobNotifications: Bool = false
+    ) -> String {
         var options = "-c statement_timeout=\(statementTimeoutMilliseconds)"
         if asynchronousCommit { options += " -c synchronous_commit=off" }
+        if deferJobNotifications { options += " -c switchyard.defer_notify=on" }
         if databaseURI.hasPrefix("postgresql://") || databaseURI.hasPrefix("postgres://") {
             let separator = databaseURI.contains("?") ? "&" : "?"
             return databaseURI + separator + "application_name=\(applicationName)"

@@ -3,6 +3,8 @@ import Postgres
 
 /// One audit row to append.
 public struct AuditEntry: Sendable, Equatable {
+    /// When the request arrived (rows written later in a batch keep their own time).
+    public var at: Timestamp
     public var requestID: String
     public var event: String
     public var principalID: Int64?
@@ -16,13 +18,14 @@ public struct AuditEntry: Sendable, Equatable {
     public var clientAddress: String?
     public var userAgent: String?
     /// A JSON object with the event's reason, permission or object; never a secret.
-    public var detailJSON: String
+    public var detail: JSON
 
     public init(
-        requestID: String, event: String, principalID: Int64?, principalName: String?, credentialKind: String?,
+        at: Timestamp, requestID: String, event: String, principalID: Int64?, principalName: String?, credentialKind: String?,
         keyPrefix: String?, method: String, route: String?, status: Int, latencyMicroseconds: Int64,
-        clientAddress: String?, userAgent: String?, detailJSON: String
+        clientAddress: String?, userAgent: String?, detail: JSON
     ) {
+        self.at = at
         self.requestID = requestID
         self.event = event
         self.principalID = principalID
@@ -35,7 +38,7 @@ public struct AuditEntry: Sendable, Equatable {
         self.latencyMicroseconds = latencyMicroseconds
         self.clientAddress = clientAddress
         self.userAgent = userAgent
-        self.detailJSON = detailJSON
+        self.detail = detail
     }
 }
 
@@ -95,9 +98,10 @@ public struct AuditStore {
         self.connection = connection
     }
 
-    /// Appends one row (inside the caller's transaction when there is one).
-    public func insert(_ entry: AuditEntry) throws {
-        try connection.execute(AuditInsert(entry: entry))
+    /// Appends rows in one statement (inside the caller's transaction when there is one).
+    public func insert(_ entries: [AuditEntry]) throws {
+        guard !entries.isEmpty else { return }
+        try connection.execute(AuditInsert(entries: entries))
     }
 
     /// Up to `limit` rows matching `filter`, newest first, before the cursor id.

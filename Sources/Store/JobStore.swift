@@ -145,6 +145,13 @@ public struct JobStore {
         try connection.first(ClusterStatusGet()) ?? "{}"
     }
 
+    /// Sends the notifications of committed job changes a deferring session collected (call after COMMIT);
+    /// returns how many jobs it announced.
+    @discardableResult
+    public func announceChanges() throws -> Int64 {
+        try connection.first(JobAnnounce()) ?? 0
+    }
+
     /// Numbers committed events; returns the highest event number.
     @discardableResult
     public func sequenceEvents() throws -> Int64 {

@@ -11,24 +11,56 @@ public struct Route<Context>: Sendable {
     public let pattern: String
     public let access: Access
     public let handler: Handler<Context>
-    let segments: [Segment]
-
-    enum Segment: Equatable, Sendable {
-        case literal(String)
-        case parameter(String)
-    }
+    let path: PathPattern
 
     init(method: String, pattern: String, access: Access, handler: @escaping Handler<Context>) {
         self.method = method
         self.pattern = pattern
         self.access = access
         self.handler = handler
-        self.segments = pattern.split(separator: "/").map { part in
+        self.path = PathPattern(pattern)
+    }
+}
+
+/// A route's path split into segments. Deliberately not nested in the generic `Route`: matching runs on every
+/// request, and code over a generic type's nested values paid for runtime metadata lookups each time.
+struct PathPattern: Sendable {
+    enum Segment: Equatable, Sendable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    let segments: [Segment]
+
+    init(_ pattern: String) {
+        segments = pattern.split(separator: "/").map { part in
             if part.hasPrefix("{") && part.hasSuffix("}") {
                 return .parameter(String(part.dropFirst().dropLast()))
             }
             return .literal(String(part))
         }
+    }
+
+    /// How many literal segments match `parts`, or nil when the path does not fit the pattern.
+    func literalMatches(_ parts: [Substring]) -> Int? {
+        guard parts.count == segments.count else { return nil }
+        var literals = 0
+        for index in segments.indices {
+            if case .literal(let text) = segments[index] {
+                guard text == parts[index] else { return nil }
+                literals += 1
+            }
+        }
+        return literals
+    }
+
+    /// The `{name}` values of a path that fits.
+    func parameters(of parts: [Substring]) -> [String: String] {
+        var parameters: [String: String] = [:]
+        for index in segments.indices {
+            if case .parameter(let name) = segments[index] { parameters[name] = String(parts[index]) }
+        }
+        return parameters
     }
 }
 
@@ -45,6 +77,9 @@ public enum RouteMatch<Context> {
 public struct Router<Context>: Sendable {
     /// Every route, in registration order; tests enumerate it to check that each declares its access.
     public private(set) var routes: [Route<Context>] = []
+    /// Each route's method and path, index for index: matching reads only these non-generic arrays.
+    private var methods: [String] = []
+    private var paths: [PathPattern] = []
 
     public init() {}
 
@@ -54,42 +89,33 @@ public struct Router<Context>: Sendable {
     ) {
         precondition(
             !routes.contains { $0.method == method && $0.pattern == pattern }, "duplicate route \(method) \(pattern)")
-        routes.append(Route(method: method, pattern: pattern, access: access, handler: handler))
+        let route = Route(method: method, pattern: pattern, access: access, handler: handler)
+        routes.append(route)
+        methods.append(method)
+        paths.append(route.path)
     }
 
     /// Finds the route for a request. A `HEAD` request matches `GET` routes.
     public func match(method: String, path: String) -> RouteMatch<Context> {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        var best: (route: Route<Context>, parameters: [String: String], literals: Int)?
+        var best: (index: Int, literals: Int)?
         var allowed: [String] = []
-        for route in routes where route.segments.count == parts.count {
-            guard let (parameters, literals) = Self.bind(route.segments, to: parts) else { continue }
-            let methodMatches = route.method == method || (method == "HEAD" && route.method == "GET")
-            if !methodMatches {
-                if !allowed.contains(route.method) { allowed.append(route.method) }
+        for index in paths.indices {
+            guard let literals = paths[index].literalMatches(parts) else { continue }
+            let routeMethod = methods[index]
+            guard routeMethod == method || (method == "HEAD" && routeMethod == "GET") else {
+                if !allowed.contains(routeMethod) { allowed.append(routeMethod) }
                 continue
             }
             if best == nil || literals > best!.literals {
-                best = (route, parameters, literals)
+                best = (index, literals)
             }
         }
-        if let best { return .found(best.route, parameters: best.parameters) }
+        if let best {
+            let route = routes[best.index]
+            return .found(route, parameters: route.path.parameters(of: parts))
+        }
         if !allowed.isEmpty { return .methodNotAllowed(allowed: allowed.sorted()) }
         return .notFound
-    }
-
-    private static func bind(_ segments: [Route<Context>.Segment], to parts: [Substring]) -> ([String: String], Int)? {
-        var parameters: [String: String] = [:]
-        var literals = 0
-        for (segment, part) in zip(segments, parts) {
-            switch segment {
-            case .literal(let text):
-                guard text == part else { return nil }
-                literals += 1
-            case .parameter(let name):
-                parameters[name] = String(part)
-            }
-        }
-        return (parameters, literals)
     }
 }

@@ -30,17 +30,13 @@ func auditedChange(
         try connection.transaction(synchronousCommit: true) {
             try body()
             let operator_ = ProcessEnvironment.current()["USER"] ?? "unknown"
-            var detailJSON = "{"
-            for (index, (key, value)) in (detail + [("os_user", operator_)]).enumerated() {
-                if index > 0 { detailJSON += "," }
-                detailJSON += jsonString(key) + ":" + jsonString(value)
-            }
-            detailJSON += "}"
-            try AuditStore(connection: connection).insert(
+            let fields = (detail + [("os_user", operator_)]).map { ($0.0, JSON.string($0.1)) }
+            try AuditStore(connection: connection).insert([
                 AuditEntry(
-                    requestID: "cli-" + Hex.encode(try SecureRandom.bytes(count: 8)), event: event, principalID: nil,
+                    at: SystemClock.now(), requestID: "cli-" + Hex.encode(try SecureRandom.bytes(count: 8)), event: event, principalID: nil,
                     principalName: nil, credentialKind: nil, keyPrefix: nil, method: "CLI", route: "switchyardctl " + command,
-                    status: 200, latencyMicroseconds: 0, clientAddress: nil, userAgent: nil, detailJSON: detailJSON))
+                    status: 200, latencyMicroseconds: 0, clientAddress: nil, userAgent: nil, detail: .object(fields))
+            ])
         }
     } catch let error as DatabaseError {
         StandardError.write("switchyardctl \(command): \(error.debugDescription)")
@@ -49,20 +45,6 @@ func auditedChange(
         StandardError.write("switchyardctl \(command): \(message)")
         throw ExitCode(65)
     }
-}
-
-/// A JSON string literal.
-func jsonString(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": result += "\\\""
-        case "\\": result += "\\\\"
-        case _ where scalar.value < 0x20: result += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-        default: result.unicodeScalars.append(scalar)
-        }
-    }
-    return result + "\""
 }
 
 /// Reads one line from standard input (a password), without the newline.

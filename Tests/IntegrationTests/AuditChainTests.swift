@@ -42,6 +42,18 @@ private struct ReplicaRole: Statement {
     var binds: [PostgresValue] { [] }
 }
 
+private struct StoredRows: Statement {
+    static let sql = """
+        SELECT (extract(epoch FROM at) * 1000000)::bigint, request_id, principal_name, detail::text
+        FROM audit_log ORDER BY id
+        """
+    var binds: [PostgresValue] { [] }
+    typealias Row = (atMicroseconds: Int64, requestID: String, principalName: String?, detail: String)
+    static func decode(_ row: ResultRow) throws -> Row {
+        (try row.int(0), try row.string(1), row.optionalString(2), try row.string(3))
+    }
+}
+
 /// The hash chain on a scratch database: sealing, a clean verification, and each kind of tampering caught.
 @Suite(.enabled(if: TestDatabase.isAvailable), .serialized) struct AuditChainTests {
     func withSealedTrail(rows: Int, _ body: (Connection, AuditChain) throws -> Void) throws {
@@ -54,17 +66,38 @@ private struct ReplicaRole: Statement {
         _ = try Migrator(connection: connection) { Hex.encode(SHA256.hash($0)) }
             .migrate(try MigrationFile.load(directory: TestDatabase.migrationsDirectory))
         let store = AuditStore(connection: connection)
-        for index in 0..<rows {
-            try store.insert(
-                AuditEntry(
-                    requestID: "r\(index)", event: index % 3 == 0 ? "auth.failure" : "request", principalID: nil,
-                    principalName: index % 2 == 0 ? "alice" : nil, credentialKind: "api_key", keyPrefix: "sy_abcdefghi",
-                    method: "GET", route: "/api/v1/me", status: 200, latencyMicroseconds: Int64(index),
-                    clientAddress: "127.0.0.1", userAgent: "tests | with \"quotes\" and 9:colons", detailJSON: #"{"n": \#(index)}"#))
+        // Batches of three, as the responders write rows after their responses.
+        let entries = (0..<rows).map { (index: Int) -> AuditEntry in
+            let event = index % 3 == 0 ? "auth.failure" : "request"
+            let principalName: String? = index % 2 == 0 ? "alice" : nil
+            return AuditEntry(
+                at: Self.firstRowTime.adding(seconds: Int64(index)), requestID: "r\(index)",
+                event: event, principalID: nil, principalName: principalName, credentialKind: "api_key", keyPrefix: "sy_abcdefghi",
+                method: "GET", route: "/api/v1/me", status: 200, latencyMicroseconds: Int64(index),
+                clientAddress: "127.0.0.1", userAgent: "tests | with \"quotes\" and 9:colons",
+                detail: .object([("n", .int(Int64(index)))]))
+        }
+        for start in stride(from: 0, to: rows, by: 3) {
+            try store.insert(Array(entries[start..<min(start + 3, rows)]))
         }
         let chain = AuditChain(connection: connection)
         #expect(try chain.sealAll(batch: 7) == rows)
         try body(connection, chain)
+    }
+
+    static let firstRowTime = Timestamp(microseconds: 1_795_000_000_123_456)
+
+    @Test func batchedRowsKeepTheirOwnTimeOrderAndFields() throws {
+        try withSealedTrail(rows: 7) { connection, _ in
+            let rows = try connection.rows(StoredRows())
+            #expect(rows.count == 7)
+            for (index, row) in rows.enumerated() {
+                #expect(row.atMicroseconds == Self.firstRowTime.microseconds + Int64(index) * 1_000_000)
+                #expect(row.requestID == "r\(index)")
+                #expect(row.principalName == (index % 2 == 0 ? "alice" : nil))
+                #expect(row.detail == #"{"n": \#(index)}"#)
+            }
+        }
     }
 
     @Test func sealedChainVerifies() throws {

@@ -20,12 +20,15 @@ final class Resumer {
 
     func run() {
         let connection = Connection(
-            conninfo: config.connectionString(applicationName: "switchyard-fcgi", asynchronousCommit: true))
+            conninfo: config.connectionString(
+                applicationName: "switchyard-fcgi", asynchronousCommit: true, deferJobNotifications: true))
         let log = config.logRequests ? RequestLogBuffer() : nil
+        let audit = AuditBuffer()
         while let parked = hub.nextReady() {
             let context = parked.context
             context.connection = connection
             context.log = log
+            context.audit = audit
             context.isResumed = true
             let response: Response
             switch app.respond(to: parked.request, context: context) {
@@ -40,6 +43,8 @@ final class Resumer {
             }
             parked.slot.finish()
             app.complete(response, context: context)
+            // Resume threads have no idle moment to wait for: a woken request's row is written at once.
+            audit.flush(connection: connection)
             log?.flush()
         }
         connection.close()

@@ -11,20 +11,37 @@ private let auditJSON = """
         'seq', a.seq, 'hash', encode(a.hash, 'hex'))::text
     """
 
-/// Appends one audit row.
+/// Appends audit rows.
 struct AuditInsert: Statement {
+    // One statement for any number of rows: a batch costs one round trip and one plan.
     static let sql = """
-        INSERT INTO audit_log (request_id, event, principal_id, principal_name, credential_kind, key_prefix, method,
-                               route, status, latency_us, client_addr, user_agent, detail)
-        VALUES ($1::text, $2::text, $3::bigint, $4::text, $5::text, $6::text, $7::text, $8::text, $9::smallint,
-                $10::integer, $11::text, $12::text, $13::jsonb)
+        INSERT INTO audit_log (at, request_id, event, principal_id, principal_name, credential_kind, key_prefix,
+                               method, route, status, latency_us, client_addr, user_agent, detail)
+        SELECT 'epoch'::timestamptz + r.at_us * interval '1 microsecond', r.request_id, r.event, r.principal_id,
+               r.principal_name, r.credential_kind, r.key_prefix, r.method, r.route, r.status, r.latency_us,
+               r.client_addr, r.user_agent, r.detail
+        FROM jsonb_to_recordset($1::jsonb) AS r(at_us bigint, request_id text, event text, principal_id bigint,
+             principal_name text, credential_kind text, key_prefix text, method text, route text, status smallint,
+             latency_us integer, client_addr text, user_agent text, detail jsonb)
+        ORDER BY r.at_us
         """
-    let entry: AuditEntry
+    let entries: [AuditEntry]
     var binds: [PostgresValue] {
-        [.text(entry.requestID), .text(entry.event), .int(entry.principalID), .text(entry.principalName),
-         .text(entry.credentialKind), .text(entry.keyPrefix), .text(entry.method), .text(entry.route),
-         .int(Int64(entry.status)), .int(Int64(min(entry.latencyMicroseconds, Int64(Int32.max)))),
-         .text(entry.clientAddress), .text(entry.userAgent), .text(entry.detailJSON)]
+        [.text(JSON.array(entries.map(Self.row)).text)]
+    }
+
+    private static func row(_ entry: AuditEntry) -> JSON {
+        func text(_ value: String?) -> JSON { value.map(JSON.string) ?? .null }
+        return .object([
+            ("at_us", .int(entry.at.microseconds)), ("request_id", .string(entry.requestID)),
+            ("event", .string(entry.event)), ("principal_id", entry.principalID.map(JSON.int) ?? .null),
+            ("principal_name", text(entry.principalName)), ("credential_kind", text(entry.credentialKind)),
+            ("key_prefix", text(entry.keyPrefix)), ("method", .string(entry.method)), ("route", text(entry.route)),
+            ("status", .int(Int64(entry.status))),
+            ("latency_us", .int(min(entry.latencyMicroseconds, Int64(Int32.max)))),
+            ("client_addr", text(entry.clientAddress)), ("user_agent", text(entry.userAgent)),
+            ("detail", entry.detail),
+        ])
     }
 }
 

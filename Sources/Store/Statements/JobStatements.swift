@@ -221,6 +221,14 @@ struct ClusterStatusGet: Statement {
     static func decode(_ row: ResultRow) throws -> String { try row.string(0) }
 }
 
+/// Sends the job notifications this session's committed transactions collected; returns how many.
+struct JobAnnounce: Statement {
+    static let sql = "SELECT job_announce()"
+    typealias Row = Int64
+    var binds: [PostgresValue] { [] }
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
 /// Numbers committed events in commit order; returns the highest number.
 struct JobEventSequence: Statement {
     static let sql = "SELECT job_event_sequence()"
