@@ -43,6 +43,20 @@ public enum Placement {
         return plan
     }
 
+    /// The targets a round should look at (see `QueueTargets`).
+    public static func queueTargets(devices: [DeviceSlot]) -> QueueTargets {
+        var withRoom: Set<String> = []
+        var known: Set<String> = []
+        for device in devices {
+            let names = [device.id] + device.labels.map { "group:" + $0 }
+            known.formUnion(names + ["_any"])
+            if device.status == .online && device.active < device.capacity {
+                withRoom.formUnion(names + ["_any"])
+            }
+        }
+        return QueueTargets(withRoom: withRoom.sorted(), known: known.sorted())
+    }
+
     /// Priority first, then each owner's k-th job competes at (active jobs + k), then age (id).
     static func fairOrder(_ candidates: [SchedulingCandidate]) -> [SchedulingCandidate] {
         var rankWithinOwner: [Int64: Int] = [:]

@@ -11,6 +11,9 @@ import Store
 public final class Scheduler {
     private let connection: Connection
     private let settings: Settings
+    /// The last owner the previous round considered: each round starts after it and wraps around, so with more
+    /// owners than a round takes, every owner gets its turn.
+    private var ownerCursor: Int64 = 0
 
     /// What a run may do.
     public struct Settings: Sendable {
@@ -64,7 +67,9 @@ public final class Scheduler {
                 summary.scheduled += round.scheduled
                 summary.failed += round.failed
                 progressed = progressed || round.scheduled + round.failed > 0
-                if round.scheduled + round.failed == 0 || SystemClock.monotonicNanoseconds() >= end { break }
+                // A round that did nothing ends the pass only once every owner had its turn.
+                let idle = round.scheduled + round.failed == 0 && round.reachedLastOwner
+                if idle || SystemClock.monotonicNanoseconds() >= end { break }
             }
             summary.timedOut += try store.timeOutOverdue(limit: settings.batchSize)
             summary.released += try store.releaseExpiredLeases(limit: settings.batchSize)
@@ -75,15 +80,26 @@ public final class Scheduler {
         return summary
     }
 
-    /// One round in one transaction: lock candidates, plan, write.
-    func scheduleRound(_ store: SchedulerStore) throws -> (scheduled: Int, failed: Int) {
+    /// One round in one transaction: lock candidates, plan, write. Each round takes up to `batchSize` owners after
+    /// the previous round's last one, wrapping around; `reachedLastOwner` is true when this round got to the end of
+    /// the owner list (so, since the last such round, every owner was considered).
+    func scheduleRound(_ store: SchedulerStore) throws -> (scheduled: Int, failed: Int, reachedLastOwner: Bool) {
         try connection.transaction(synchronousCommit: true) {
-            let owners = try store.queuedOwners(limit: settings.batchSize)
-            guard !owners.isEmpty else { return (0, 0) }
+            let devices = try store.devices()
+            let targets = Placement.queueTargets(devices: devices)
+            let cursor = ownerCursor
+            var owners = try store.queuedOwners(limit: settings.batchSize, after: cursor, targets: targets)
+            let reachedLastOwner = owners.count < settings.batchSize
+            if reachedLastOwner && cursor > 0 {
+                let wrapped = try store.queuedOwners(limit: settings.batchSize - owners.count, after: 0, targets: targets)
+                owners += wrapped.filter { $0 <= cursor }
+            }
+            ownerCursor = reachedLastOwner ? 0 : owners.last ?? 0
+            guard !owners.isEmpty else { return (0, 0, true) }
             let perOwner = max(1, (settings.batchSize + owners.count - 1) / owners.count)
-            let candidates = try store.candidates(owners: owners, perOwner: perOwner)
-            let plan = Placement.plan(candidates: candidates, devices: try store.devices())
-            return (try store.assign(plan.assignments), try store.failUnplaceable(plan.failures))
+            let candidates = try store.candidates(owners: owners, perOwner: perOwner, targets: targets)
+            let plan = Placement.plan(candidates: candidates, devices: devices)
+            return (try store.assign(plan.assignments), try store.failUnplaceable(plan.failures), reachedLastOwner)
         }
     }
 

@@ -24,6 +24,21 @@ public struct SchedulingCandidate: Sendable, Equatable {
 }
 
 /// A device as the scheduler sees it.
+/// Which queued jobs a scheduling round looks at, by target: those whose target has room now, and those whose
+/// target names nothing in the fleet (to fail them). A job waiting for a full device is left out, so it cannot
+/// hold back its owner's jobs for other devices.
+public struct QueueTargets: Sendable, Equatable {
+    /// `_any`, device ids and `group:LABEL`s with at least one online device with a free slot.
+    public var withRoom: [String]
+    /// `_any` (when there is any device), every device id and every `group:LABEL` of the fleet.
+    public var known: [String]
+
+    public init(withRoom: [String], known: [String]) {
+        self.withRoom = withRoom
+        self.known = known
+    }
+}
+
 public struct DeviceSlot: Sendable, Equatable {
     public let id: String
     public let kind: DeviceKind
@@ -59,14 +74,14 @@ public struct SchedulerStore {
         self.connection = connection
     }
 
-    /// Owners with queued jobs, at most `limit`.
-    public func queuedOwners(limit: Int) throws -> [Int64] {
-        try connection.rows(SchedulerQueuedOwners(limit: limit))
+    /// Owners with queued jobs worth considering, at most `limit`, in owner order after `after`.
+    public func queuedOwners(limit: Int, after: Int64, targets: QueueTargets) throws -> [Int64] {
+        try connection.rows(SchedulerQueuedOwners(limit: limit, after: after, targets: targets))
     }
 
-    /// Up to `perOwner` best queued jobs of each owner, locked (inside a transaction).
-    public func candidates(owners: [Int64], perOwner: Int) throws -> [SchedulingCandidate] {
-        try connection.rows(SchedulerCandidates(owners: owners, perOwner: perOwner))
+    /// Up to `perOwner` best queued jobs worth considering of each owner, locked (inside a transaction).
+    public func candidates(owners: [Int64], perOwner: Int, targets: QueueTargets) throws -> [SchedulingCandidate] {
+        try connection.rows(SchedulerCandidates(owners: owners, perOwner: perOwner, targets: targets))
     }
 
     /// Every device that is not retired, with its load.

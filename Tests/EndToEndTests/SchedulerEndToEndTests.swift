@@ -57,6 +57,40 @@ import Testing
         #expect(status.json?["utilization"] as? Double == 1.0)
     }
 
+    @Test func jobsWaitingForAFullDeviceDoNotHoldBackTheirOwnersOtherJobs() throws {
+        let busy = try makeDevice(capacity: 1, kind: "host")
+        let idle = try makeDevice(capacity: 5, kind: "host")
+        let user = try Fixtures.user("hol", roles: ["operator"])
+        func submit(_ name: String, target: String, priority: Int) throws -> Int {
+            let body = #"{"name":"\#(name)","target":"\#(target)","kind":"command","program":{"run":"true"},"priority":\#(priority)}"#
+            return try #require(try user.post("/api/v1/jobs", json: body).json?["id"] as? Int)
+        }
+        let first = try submit("busy-first", target: busy, priority: 90)
+        #expect(try runScheduler().status == 0)
+        #expect(try states([first]) == ["scheduled": 1])
+        let waiting = try (0..<30).map { try submit("busy-\($0)", target: busy, priority: 90) }
+        let other = try submit("idle-low", target: idle, priority: 10)
+        // Rounds of 20 jobs: without the filter the owner's 20 best jobs would all wait for the busy device.
+        let run = try runScheduler(["--batch-size", "20"])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(try states([other]) == ["scheduled": 1])
+        #expect(try states(waiting) == ["queued": 30])
+    }
+
+    @Test func deletingAnActiveJobGivesItsSlotBack() throws {
+        let device = try makeDevice(capacity: 1, kind: "host")
+        let user = try Fixtures.user("slot", roles: ["operator"])
+        let body = #"{"name":"slot","target":"\#(device)","kind":"command","program":{"run":"true"}}"#
+        let first = try #require(try user.post("/api/v1/jobs", json: body).json?["id"] as? Int)
+        let second = try #require(try user.post("/api/v1/jobs", json: body).json?["id"] as? Int)
+        #expect(try runScheduler().status == 0)
+        #expect(try states([first, second]) == ["scheduled": 1, "queued": 1])
+        _ = try Fixtures.sql("DELETE FROM job WHERE id = \(first)")
+        #expect(try Fixtures.sql("SELECT active_jobs FROM device WHERE id = '\(device)'") == "0")
+        #expect(try runScheduler().status == 0)
+        #expect(try states([second]) == ["scheduled": 1])
+    }
+
     @Test func reservationsRefuseOverlapsAndKeepOthersOff() throws {
         let device = try makeDevice(capacity: 5)
         let holder = try Fixtures.user("holder", roles: ["researcher"])

@@ -19,6 +19,17 @@ import Testing
         DeviceSlot(id: id, kind: kind, status: status, capacity: capacity, labels: labels, qubits: qubits, active: active, reservedBy: reservedBy)
     }
 
+    @Test func roundsLookOnlyAtTargetsWithRoomOrUnknownToTheFleet() {
+        let targets = Placement.queueTargets(devices: [
+            device("full", capacity: 1, labels: ["qpu"], active: 1),
+            device("free", capacity: 2, labels: ["fast"], active: 1),
+            device("down", status: .maintenance, labels: ["fast"]),
+        ])
+        #expect(targets.withRoom == ["_any", "free", "group:fast"])
+        #expect(targets.known == ["_any", "down", "free", "full", "group:fast", "group:qpu"])
+        #expect(Placement.queueTargets(devices: []) == QueueTargets(withRoom: [], known: []))
+    }
+
     @Test func higherPriorityGoesFirstThenAge() {
         let plan = Placement.plan(
             candidates: [job(3, priority: 10), job(1, priority: 50), job(2, priority: 90), job(4, priority: 50)],

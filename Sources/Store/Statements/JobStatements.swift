@@ -35,32 +35,37 @@ struct JobSubmit: Statement {
     static func decode(_ row: ResultRow) throws -> Row { (try row.int(0), try row.bool(1), try row.bool(2)) }
 }
 
+/// Statements whose rows are a job's version and its JSON.
+protocol JobDocumentStatement: Statement where Row == JobDocument {}
+
+extension JobDocumentStatement {
+    static func decode(_ row: ResultRow) throws -> JobDocument {
+        JobDocument(version: try row.int(0), json: try row.string(1))
+    }
+}
+
 /// One job as JSON with its version, visible to the owner filter (null: every owner).
-struct JobGet: Statement {
+struct JobGet: JobDocumentStatement {
     static let sql = """
         SELECT j.version, \(jobJSON(program: "CASE WHEN $3::boolean THEN j.program END")) FROM job j
         WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint)
         """
-    typealias Row = JobDocument
     let id: Int64
     let ownerFilter: Int64?
     let withProgram: Bool
     var binds: [PostgresValue] { [.int(id), .int(ownerFilter), .bool(withProgram)] }
-    static func decode(_ row: ResultRow) throws -> JobDocument { JobDocument(version: try row.int(0), json: try row.string(1)) }
 }
 
 /// The small status document of a job.
-struct JobStatusGet: Statement {
+struct JobStatusGet: JobDocumentStatement {
     static let sql = """
         SELECT j.version, json_build_object('id', j.id, 'state', j.state, 'version', j.version,
                'cancel_requested', j.cancel_requested, 'device_id', j.device_id, 'updated_at', rfc3339(j.updated_at))::text
         FROM job j WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint)
         """
-    typealias Row = JobDocument
     let id: Int64
     let ownerFilter: Int64?
     var binds: [PostgresValue] { [.int(id), .int(ownerFilter)] }
-    static func decode(_ row: ResultRow) throws -> JobDocument { JobDocument(version: try row.int(0), json: try row.string(1)) }
 }
 
 /// The state of a visible job, to explain why a change did not apply.
@@ -116,7 +121,7 @@ struct JobResultsGet: Statement {
 }
 
 /// Cancels a queued or scheduled job at once; marks a running one cancel-requested for its executor.
-struct JobCancel: Statement {
+struct JobCancel: JobDocumentStatement {
     static let sql = """
         UPDATE job j SET
             state = CASE WHEN j.state IN ('queued', 'scheduled') THEN 'cancelled'::job_state ELSE j.state END,
@@ -125,42 +130,36 @@ struct JobCancel: Statement {
           AND j.state IN ('queued', 'scheduled', 'running')
         RETURNING j.version, \(jobJSON())
         """
-    typealias Row = JobDocument
     let id: Int64
     let ownerFilter: Int64?
     var binds: [PostgresValue] { [.int(id), .int(ownerFilter)] }
-    static func decode(_ row: ResultRow) throws -> JobDocument { JobDocument(version: try row.int(0), json: try row.string(1)) }
 }
 
 /// Gives a running job more time, up to 24 hours from its start.
-struct JobExtend: Statement {
+struct JobExtend: JobDocumentStatement {
     static let sql = """
         UPDATE job j SET deadline_at = j.deadline_at + make_interval(secs => $3::integer)
         WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint) AND j.state = 'running'
           AND j.deadline_at + make_interval(secs => $3::integer) <= j.started_at + interval '24 hours'
         RETURNING j.version, \(jobJSON())
         """
-    typealias Row = JobDocument
     let id: Int64
     let ownerFilter: Int64?
     let seconds: Int
     var binds: [PostgresValue] { [.int(id), .int(ownerFilter), .int(Int64(seconds))] }
-    static func decode(_ row: ResultRow) throws -> JobDocument { JobDocument(version: try row.int(0), json: try row.string(1)) }
 }
 
 /// Queues a finished, unsuccessful job again while it has attempts left.
-struct JobRetry: Statement {
+struct JobRetry: JobDocumentStatement {
     static let sql = """
         UPDATE job j SET state = 'queued'
         WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint)
           AND j.state IN ('failed', 'cancelled', 'timed_out') AND j.attempt < j.max_attempts
         RETURNING j.version, \(jobJSON())
         """
-    typealias Row = JobDocument
     let id: Int64
     let ownerFilter: Int64?
     var binds: [PostgresValue] { [.int(id), .int(ownerFilter)] }
-    static func decode(_ row: ResultRow) throws -> JobDocument { JobDocument(version: try row.int(0), json: try row.string(1)) }
 }
 
 /// Attempts used and allowed, to explain a refused retry.

@@ -1,13 +1,18 @@
 import Domain
 import Postgres
 
-/// Owners with queued jobs, by a loose index scan (one probe per owner, however long each owner's queue).
+/// A queued job worth considering now: its target has room, or names nothing in the fleet (so it can be failed).
+private let considerable = "(j.target = ANY($3::text[]) OR j.target <> ALL($4::text[]))"
+
+/// Owners after `$2` with queued jobs worth considering, by a loose index scan (one probe per owner, however long
+/// each owner's queue).
 struct SchedulerQueuedOwners: Statement {
     static let sql = """
         WITH RECURSIVE owners AS (
-            (SELECT owner_id FROM job WHERE state = 'queued' ORDER BY owner_id LIMIT 1)
+            (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.owner_id > $2::bigint AND \(considerable)
+             ORDER BY j.owner_id LIMIT 1)
             UNION ALL
-            SELECT (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.owner_id > o.owner_id
+            SELECT (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.owner_id > o.owner_id AND \(considerable)
                     ORDER BY j.owner_id LIMIT 1)
             FROM owners o WHERE o.owner_id IS NOT NULL
         )
@@ -15,12 +20,17 @@ struct SchedulerQueuedOwners: Statement {
         """
     typealias Row = Int64
     let limit: Int
-    var binds: [PostgresValue] { [.int(Int64(limit))] }
+    let after: Int64
+    let targets: QueueTargets
+    var binds: [PostgresValue] {
+        [.int(Int64(limit)), .int(after), .textArray(targets.withRoom), .textArray(targets.known)]
+    }
     static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
 }
 
-/// Each owner's best queued jobs (priority, then age), locked for this transaction; jobs another scheduler holds
-/// are skipped, so two runs never place the same job. Also each owner's active (scheduled + running) count.
+/// Each owner's best queued jobs worth considering (priority, then age), locked for this transaction; jobs another
+/// scheduler holds are skipped, so two runs never place the same job. Also each owner's active (scheduled +
+/// running) count.
 struct SchedulerCandidates: Statement {
     static let sql = """
         SELECT c.id, c.owner_id, c.priority, c.kind, c.target, c.qubits,
@@ -28,7 +38,7 @@ struct SchedulerCandidates: Statement {
         FROM unnest($1::bigint[]) AS o (owner_id)
         CROSS JOIN LATERAL (
             SELECT j.id, j.owner_id, j.priority, j.kind, j.target, j.qubits FROM job j
-            WHERE j.state = 'queued' AND j.owner_id = o.owner_id
+            WHERE j.state = 'queued' AND j.owner_id = o.owner_id AND \(considerable)
             ORDER BY j.priority DESC, j.id
             LIMIT $2::integer
             FOR UPDATE SKIP LOCKED
@@ -37,7 +47,10 @@ struct SchedulerCandidates: Statement {
     typealias Row = SchedulingCandidate
     let owners: [Int64]
     let perOwner: Int
-    var binds: [PostgresValue] { [.intArray(owners), .int(Int64(perOwner))] }
+    let targets: QueueTargets
+    var binds: [PostgresValue] {
+        [.intArray(owners), .int(Int64(perOwner)), .textArray(targets.withRoom), .textArray(targets.known)]
+    }
     static func decode(_ row: ResultRow) throws -> SchedulingCandidate {
         SchedulingCandidate(
             id: try row.int(0), ownerID: try row.int(1), priority: Int(try row.int(2)),
