@@ -8,6 +8,8 @@ import Glibc
 /// finish: a parked long-poll is answered by whichever thread wakes it, which libfcgi allows.
 public final class FastCGIRequest: @unchecked Sendable {
     private let raw: UnsafeMutablePointer<FCGX_Request>
+    /// True when the request body was left unread (it was over the limit); see `finish()`.
+    private var inputLeftUnread = false
 
     /// A slot that accepts on `listenSocket` (fd 0, the socket spawn-fcgi passes).
     public init(listenSocket: Int32 = 0) {
@@ -23,8 +25,18 @@ public final class FastCGIRequest: @unchecked Sendable {
     }
 
     /// Waits for the next request on the listening socket. Returns false when accept failed or timed out.
+    ///
+    /// The connection is accepted here rather than by libfcgi, whose `OS_Accept` polls every new connection for
+    /// readable data first (a workaround for old unix-socket keepers): a syscall and often a sleep per request.
+    /// Marking the slot as keeping its connection stops `FCGX_Accept_r`'s implicit finish of the previous request
+    /// from closing the connection just handed to it; nginx's FCGI_BEGIN_REQUEST then sets the real flag.
     func accept() -> Bool {
-        FCGX_Accept_r(raw) == 0
+        let connection = Glibc.accept(raw.pointee.listen_sock, nil, nil)
+        if connection < 0 { return false }
+        raw.pointee.ipcFd = connection
+        raw.pointee.keepConnection = 1
+        inputLeftUnread = false
+        return FCGX_Accept_r(raw) == 0
     }
 
     /// The CGI parameters nginx sent (`REQUEST_METHOD`, `HTTP_*`, …), in order.
@@ -66,7 +78,10 @@ public final class FastCGIRequest: @unchecked Sendable {
     /// reading anything; a body without a length is read until it passes the limit, then refused.
     public func readBody(limit: Int) -> BodyRead {
         let declared = parameter("CONTENT_LENGTH").flatMap { Int($0) }
-        if let declared, declared > limit { return .tooLarge }
+        if let declared, declared > limit {
+            inputLeftUnread = true
+            return .tooLarge
+        }
         if declared == 0 { return .complete([]) }
         let capacity = declared ?? min(limit, 64 * 1024)
         var body = [UInt8](repeating: 0, count: 0)
@@ -79,7 +94,10 @@ public final class FastCGIRequest: @unchecked Sendable {
                 }
             }
             if count <= 0 { break }
-            if body.count + Int(count) > limit { return .tooLarge }
+            if body.count + Int(count) > limit {
+                inputLeftUnread = true
+                return .tooLarge
+            }
             body.append(contentsOf: chunk[0..<Int(count)])
             if let declared, body.count >= declared { break }
         }
@@ -103,7 +121,13 @@ public final class FastCGIRequest: @unchecked Sendable {
     }
 
     /// Completes the request: flushes, sends end-of-request and closes the connection.
+    ///
+    /// libfcgi closes a connection by shutting down its sending side and reading until nginx hangs up (up to 2 s),
+    /// so that unread input cannot turn into a reset that loses the response. That wait costs two syscalls and a
+    /// sleep per request, and it is only needed when input was left unread: otherwise the slot is marked detached,
+    /// which makes libfcgi close at once.
     public func finish() {
+        raw.pointee.detached = inputLeftUnread ? 0 : 1
         FCGX_Finish_r(raw)
     }
 }
