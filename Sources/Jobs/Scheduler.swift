@@ -86,7 +86,8 @@ public final class Scheduler {
     func scheduleRound(_ store: SchedulerStore) throws -> (scheduled: Int, failed: Int, reachedLastOwner: Bool) {
         try connection.transaction(synchronousCommit: true) {
             let devices = try store.devices()
-            let targets = Placement.queueTargets(devices: devices)
+            let targets = Placement.queueTargets(devices: devices).considered(among: try store.queuedTargets())
+            guard !targets.isEmpty else { return (0, 0, true) }
             let cursor = ownerCursor
             var owners = try store.queuedOwners(limit: settings.batchSize, after: cursor, targets: targets)
             let reachedLastOwner = owners.count < settings.batchSize

@@ -37,6 +37,13 @@ public struct QueueTargets: Sendable, Equatable {
         self.withRoom = withRoom
         self.known = known
     }
+
+    /// Of the targets queued jobs name, those a round should look at.
+    public func considered(among queued: [String]) -> [String] {
+        let withRoom = Set(withRoom)
+        let known = Set(known)
+        return queued.filter { withRoom.contains($0) || !known.contains($0) }
+    }
 }
 
 public struct DeviceSlot: Sendable, Equatable {
@@ -74,13 +81,18 @@ public struct SchedulerStore {
         self.connection = connection
     }
 
-    /// Owners with queued jobs worth considering, at most `limit`, in owner order after `after`.
-    public func queuedOwners(limit: Int, after: Int64, targets: QueueTargets) throws -> [Int64] {
+    /// The targets that queued jobs name.
+    public func queuedTargets() throws -> [String] {
+        try connection.rows(SchedulerQueuedTargets())
+    }
+
+    /// Owners with queued jobs for `targets`, at most `limit`, in owner order after `after`.
+    public func queuedOwners(limit: Int, after: Int64, targets: [String]) throws -> [Int64] {
         try connection.rows(SchedulerQueuedOwners(limit: limit, after: after, targets: targets))
     }
 
-    /// Up to `perOwner` best queued jobs worth considering of each owner, locked (inside a transaction).
-    public func candidates(owners: [Int64], perOwner: Int, targets: QueueTargets) throws -> [SchedulingCandidate] {
+    /// Up to `perOwner` best queued jobs for `targets` of each owner, locked (inside a transaction).
+    public func candidates(owners: [Int64], perOwner: Int, targets: [String]) throws -> [SchedulingCandidate] {
         try connection.rows(SchedulerCandidates(owners: owners, perOwner: perOwner, targets: targets))
     }
 

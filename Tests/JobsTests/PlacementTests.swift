@@ -27,6 +27,8 @@ import Testing
         ])
         #expect(targets.withRoom == ["_any", "free", "group:fast"])
         #expect(targets.known == ["_any", "down", "free", "full", "group:fast", "group:qpu"])
+        #expect(targets.considered(among: ["_any", "free", "full", "gone", "group:fast", "group:qpu"])
+            == ["_any", "free", "gone", "group:fast"])
         #expect(Placement.queueTargets(devices: []) == QueueTargets(withRoom: [], known: []))
     }
 

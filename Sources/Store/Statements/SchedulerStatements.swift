@@ -1,19 +1,34 @@
 import Domain
 import Postgres
 
-/// A queued job worth considering now: its target has room, or names nothing in the fleet (so it can be failed).
-private let considerable = "(j.target = ANY($3::text[]) OR j.target <> ALL($4::text[]))"
+/// The distinct targets of queued jobs, by a loose scan of the queue index (one probe per target).
+struct SchedulerQueuedTargets: Statement {
+    static let sql = """
+        WITH RECURSIVE targets AS (
+            (SELECT j.target FROM job j WHERE j.state = 'queued' ORDER BY j.target LIMIT 1)
+            UNION ALL
+            SELECT (SELECT j.target FROM job j WHERE j.state = 'queued' AND j.target > t.target ORDER BY j.target LIMIT 1)
+            FROM targets t WHERE t.target IS NOT NULL
+        )
+        SELECT target FROM targets WHERE target IS NOT NULL
+        """
+    typealias Row = String
+    var binds: [PostgresValue] { [] }
+    static func decode(_ row: ResultRow) throws -> String { try row.string(0) }
+}
 
-/// Owners after `$2` with queued jobs worth considering, by a loose index scan (one probe per owner, however long
-/// each owner's queue).
+/// Owners after `$2` with queued jobs for one of the targets `$3`, in owner order: each step probes the queue
+/// index once per target, however long any owner's queue is.
 struct SchedulerQueuedOwners: Statement {
     static let sql = """
         WITH RECURSIVE owners AS (
-            (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.owner_id > $2::bigint AND \(considerable)
-             ORDER BY j.owner_id LIMIT 1)
+            (SELECT min(n.owner_id) AS owner_id FROM unnest($3::text[]) AS t (target)
+             CROSS JOIN LATERAL (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.target = t.target
+                                 AND j.owner_id > $2::bigint ORDER BY j.owner_id LIMIT 1) n)
             UNION ALL
-            SELECT (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.owner_id > o.owner_id AND \(considerable)
-                    ORDER BY j.owner_id LIMIT 1)
+            SELECT (SELECT min(n.owner_id) FROM unnest($3::text[]) AS t (target)
+                    CROSS JOIN LATERAL (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.target = t.target
+                                        AND j.owner_id > o.owner_id ORDER BY j.owner_id LIMIT 1) n)
             FROM owners o WHERE o.owner_id IS NOT NULL
         )
         SELECT owner_id FROM owners WHERE owner_id IS NOT NULL LIMIT $1::integer
@@ -21,36 +36,37 @@ struct SchedulerQueuedOwners: Statement {
     typealias Row = Int64
     let limit: Int
     let after: Int64
-    let targets: QueueTargets
-    var binds: [PostgresValue] {
-        [.int(Int64(limit)), .int(after), .textArray(targets.withRoom), .textArray(targets.known)]
-    }
+    let targets: [String]
+    var binds: [PostgresValue] { [.int(Int64(limit)), .int(after), .textArray(targets)] }
     static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
 }
 
-/// Each owner's best queued jobs worth considering (priority, then age), locked for this transaction; jobs another
-/// scheduler holds are skipped, so two runs never place the same job. Also each owner's active (scheduled +
-/// running) count.
+/// Each owner's best queued jobs for the targets `$3` (priority, then age), locked for this transaction; jobs
+/// another scheduler holds are skipped, so two runs never place the same job. Also each owner's active (scheduled
+/// + running) count.
 struct SchedulerCandidates: Statement {
     static let sql = """
         SELECT c.id, c.owner_id, c.priority, c.kind, c.target, c.qubits,
                coalesce((SELECT l.active_jobs FROM owner_load l WHERE l.owner_id = o.owner_id), 0)
         FROM unnest($1::bigint[]) AS o (owner_id)
         CROSS JOIN LATERAL (
-            SELECT j.id, j.owner_id, j.priority, j.kind, j.target, j.qubits FROM job j
-            WHERE j.state = 'queued' AND j.owner_id = o.owner_id AND \(considerable)
-            ORDER BY j.priority DESC, j.id
+            SELECT best.* FROM unnest($3::text[]) AS t (target)
+            CROSS JOIN LATERAL (
+                SELECT j.id, j.owner_id, j.priority, j.kind, j.target, j.qubits FROM job j
+                WHERE j.state = 'queued' AND j.target = t.target AND j.owner_id = o.owner_id
+                ORDER BY j.priority DESC, j.id
+                LIMIT $2::integer
+                FOR UPDATE SKIP LOCKED
+            ) best
+            ORDER BY best.priority DESC, best.id
             LIMIT $2::integer
-            FOR UPDATE SKIP LOCKED
         ) c
         """
     typealias Row = SchedulingCandidate
     let owners: [Int64]
     let perOwner: Int
-    let targets: QueueTargets
-    var binds: [PostgresValue] {
-        [.intArray(owners), .int(Int64(perOwner)), .textArray(targets.withRoom), .textArray(targets.known)]
-    }
+    let targets: [String]
+    var binds: [PostgresValue] { [.intArray(owners), .int(Int64(perOwner)), .textArray(targets)] }
     static func decode(_ row: ResultRow) throws -> SchedulingCandidate {
         SchedulingCandidate(
             id: try row.int(0), ownerID: try row.int(1), priority: Int(try row.int(2)),
