@@ -125,9 +125,11 @@ public final class FastCGIRequest: @unchecked Sendable {
     /// libfcgi closes a connection by shutting down its sending side and reading until nginx hangs up (up to 2 s),
     /// so that unread input cannot turn into a reset that loses the response. That wait costs two syscalls and a
     /// sleep per request, and it is only needed when input was left unread: otherwise the slot is marked detached,
-    /// which makes libfcgi close at once.
+    /// which makes libfcgi close at once. The connection is closed even when nginx asked to keep it
+    /// (`fastcgi_keep_conn on`): the next request is accepted afresh, never read from a kept connection.
     public func finish() {
         raw.pointee.detached = inputLeftUnread ? 0 : 1
+        raw.pointee.keepConnection = 0
         FCGX_Finish_r(raw)
     }
 }
