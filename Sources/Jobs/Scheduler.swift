@@ -86,19 +86,21 @@ public final class Scheduler {
     func scheduleRound(_ store: SchedulerStore) throws -> (scheduled: Int, failed: Int, reachedLastOwner: Bool) {
         try connection.transaction(synchronousCommit: true) {
             let devices = try store.devices()
-            let targets = Placement.queueTargets(devices: devices).considered(among: try store.queuedTargets())
+            let queued = try store.queuedTargets()
+            let targets = Placement.queueTargets(devices: devices).considered(among: queued)
             guard !targets.isEmpty else { return (0, 0, true) }
+            let scan = QueueScan.forRound(considered: targets, queued: queued)
             let cursor = ownerCursor
-            var owners = try store.queuedOwners(limit: settings.batchSize, after: cursor, targets: targets)
+            var owners = try store.queuedOwners(limit: settings.batchSize, after: cursor, scan: scan)
             let reachedLastOwner = owners.count < settings.batchSize
             if reachedLastOwner && cursor > 0 {
-                let wrapped = try store.queuedOwners(limit: settings.batchSize - owners.count, after: 0, targets: targets)
+                let wrapped = try store.queuedOwners(limit: settings.batchSize - owners.count, after: 0, scan: scan)
                 owners += wrapped.filter { $0 <= cursor }
             }
             ownerCursor = reachedLastOwner ? 0 : owners.last ?? 0
             guard !owners.isEmpty else { return (0, 0, true) }
             let perOwner = max(1, (settings.batchSize + owners.count - 1) / owners.count)
-            let candidates = try store.candidates(owners: owners, perOwner: perOwner, targets: targets)
+            let candidates = try store.candidates(owners: owners, perOwner: perOwner, scan: scan)
             let plan = Placement.plan(candidates: candidates, devices: devices)
             return (try store.assign(plan.assignments), try store.failUnplaceable(plan.failures), reachedLastOwner)
         }

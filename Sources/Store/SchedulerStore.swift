@@ -46,6 +46,29 @@ public struct QueueTargets: Sendable, Equatable {
     }
 }
 
+/// How a round reads the queue for the targets it looks at.
+public enum QueueScan: Sendable, Equatable {
+    /// One probe per target in the by-target index, for each owner: jobs waiting for other targets (a full device)
+    /// are never read, however many there are.
+    case byTarget([String])
+    /// Each owner's queue in priority order, leaving out jobs for the given targets: one probe per owner when few
+    /// queued jobs are left out, where probing every target for every owner would cost more.
+    case byOwner(excluding: [String])
+
+    /// Up to this many targets a round probes per target. Measured with 100k queued jobs over 1,000 owners: one
+    /// target with room beside a full device's queue, 17k jobs/s by target and 7.6k by owner; 8 targets, all with
+    /// room, 12k by target; 48, 4.8k by target and 18k by owner.
+    public static let targetProbeLimit = 8
+
+    /// The scan for a round that looks at `considered` of the `queued` targets: by target when that leaves jobs
+    /// out and the targets are few, else by owner.
+    public static func forRound(considered: [String], queued: [String]) -> QueueScan {
+        if considered.count < queued.count && considered.count <= targetProbeLimit { return .byTarget(considered) }
+        let lookedAt = Set(considered)
+        return .byOwner(excluding: queued.filter { !lookedAt.contains($0) })
+    }
+}
+
 public struct DeviceSlot: Sendable, Equatable {
     public let id: String
     public let kind: DeviceKind
@@ -86,14 +109,24 @@ public struct SchedulerStore {
         try connection.rows(SchedulerQueuedTargets())
     }
 
-    /// Owners with queued jobs for `targets`, at most `limit`, in owner order after `after`.
-    public func queuedOwners(limit: Int, after: Int64, targets: [String]) throws -> [Int64] {
-        try connection.rows(SchedulerQueuedOwners(limit: limit, after: after, targets: targets))
+    /// Owners with queued jobs the round looks at, at most `limit`, in owner order after `after`.
+    public func queuedOwners(limit: Int, after: Int64, scan: QueueScan) throws -> [Int64] {
+        switch scan {
+        case .byTarget(let targets):
+            try connection.rows(SchedulerOwnersByTarget(limit: limit, after: after, targets: targets))
+        case .byOwner(let excluded):
+            try connection.rows(SchedulerOwnersByOwner(limit: limit, after: after, excluded: excluded))
+        }
     }
 
-    /// Up to `perOwner` best queued jobs for `targets` of each owner, locked (inside a transaction).
-    public func candidates(owners: [Int64], perOwner: Int, targets: [String]) throws -> [SchedulingCandidate] {
-        try connection.rows(SchedulerCandidates(owners: owners, perOwner: perOwner, targets: targets))
+    /// Up to `perOwner` best queued jobs the round looks at of each owner, locked (inside a transaction).
+    public func candidates(owners: [Int64], perOwner: Int, scan: QueueScan) throws -> [SchedulingCandidate] {
+        switch scan {
+        case .byTarget(let targets):
+            try connection.rows(SchedulerCandidatesByTarget(owners: owners, perOwner: perOwner, targets: targets))
+        case .byOwner(let excluded):
+            try connection.rows(SchedulerCandidatesByOwner(owners: owners, perOwner: perOwner, excluded: excluded))
+        }
     }
 
     /// Every device that is not retired, with its load.

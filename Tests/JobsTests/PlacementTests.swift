@@ -29,7 +29,13 @@ import Testing
         #expect(targets.known == ["_any", "down", "free", "full", "group:fast", "group:qpu"])
         #expect(targets.considered(among: ["_any", "free", "full", "gone", "group:fast", "group:qpu"])
             == ["_any", "free", "gone", "group:fast"])
-        #expect(Placement.queueTargets(devices: []) == QueueTargets(withRoom: [], known: []))
+    }
+
+    @Test func roundsProbePerTargetOnlyWhenThatLeavesJobsOutAndTheTargetsAreFew() {
+        #expect(QueueScan.forRound(considered: ["free"], queued: ["free", "full"]) == .byTarget(["free"]))
+        let many = (1...QueueScan.targetProbeLimit + 1).map { "device-\($0)" }
+        #expect(QueueScan.forRound(considered: many, queued: many + ["full"]) == .byOwner(excluding: ["full"]))
+        #expect(QueueScan.forRound(considered: ["a", "b"], queued: ["a", "b"]) == .byOwner(excluding: []))
     }
 
     @Test func higherPriorityGoesFirstThenAge() {

@@ -17,9 +17,16 @@ struct SchedulerQueuedTargets: Statement {
     static func decode(_ row: ResultRow) throws -> String { try row.string(0) }
 }
 
-/// Owners after `$2` with queued jobs for one of the targets `$3`, in owner order: each step probes the queue
-/// index once per target, however long any owner's queue is.
-struct SchedulerQueuedOwners: Statement {
+/// Owners after `$2` with queued jobs a round looks at, at most `$1`, in owner order (a loose scan).
+protocol SchedulerOwnerScan: Statement where Row == Int64 {}
+
+extension SchedulerOwnerScan {
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
+/// The owner scan that probes the by-target queue index once per target `$3` and step: jobs for other targets
+/// (waiting for a full device) are never read.
+struct SchedulerOwnersByTarget: SchedulerOwnerScan {
     static let sql = """
         WITH RECURSIVE owners AS (
             (SELECT min(n.owner_id) AS owner_id FROM unnest($3::text[]) AS t (target)
@@ -33,18 +40,50 @@ struct SchedulerQueuedOwners: Statement {
         )
         SELECT owner_id FROM owners WHERE owner_id IS NOT NULL LIMIT $1::integer
         """
-    typealias Row = Int64
     let limit: Int
     let after: Int64
     let targets: [String]
     var binds: [PostgresValue] { [.int(Int64(limit)), .int(after), .textArray(targets)] }
-    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
 }
 
-/// Each owner's best queued jobs for the targets `$3` (priority, then age), locked for this transaction; jobs
-/// another scheduler holds are skipped, so two runs never place the same job. Also each owner's active (scheduled
-/// + running) count.
-struct SchedulerCandidates: Statement {
+/// The owner scan that walks the by-owner queue index, leaving out jobs for the targets `$3`: one probe per step
+/// when few queued jobs are left out. (`<> ALL` also keeps the planner on the by-owner index, which gives the order.)
+struct SchedulerOwnersByOwner: SchedulerOwnerScan {
+    static let sql = """
+        WITH RECURSIVE owners AS (
+            (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.owner_id > $2::bigint
+                                            AND j.target <> ALL($3::text[])
+             ORDER BY j.owner_id LIMIT 1)
+            UNION ALL
+            SELECT (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.owner_id > o.owner_id
+                                                   AND j.target <> ALL($3::text[])
+                    ORDER BY j.owner_id LIMIT 1)
+            FROM owners o WHERE o.owner_id IS NOT NULL
+        )
+        SELECT owner_id FROM owners WHERE owner_id IS NOT NULL LIMIT $1::integer
+        """
+    let limit: Int
+    let after: Int64
+    let excluded: [String]
+    var binds: [PostgresValue] { [.int(Int64(limit)), .int(after), .textArray(excluded)] }
+}
+
+/// Each owner's best queued jobs a round looks at (priority, then age), locked for this transaction; jobs another
+/// scheduler holds are skipped, so two runs never place the same job. Also each owner's active (scheduled +
+/// running) count.
+protocol SchedulerCandidateScan: Statement where Row == SchedulingCandidate {}
+
+extension SchedulerCandidateScan {
+    static func decode(_ row: ResultRow) throws -> SchedulingCandidate {
+        SchedulingCandidate(
+            id: try row.int(0), ownerID: try row.int(1), priority: Int(try row.int(2)),
+            kind: JobKind(rawValue: try row.string(3)) ?? .command, target: JobTarget(try row.string(4)) ?? .any,
+            qubits: try row.optionalInt(5).map(Int.init), ownerActive: Int(try row.int(6)))
+    }
+}
+
+/// Candidates by one ordered probe per owner and target `$3`, merged per owner.
+struct SchedulerCandidatesByTarget: SchedulerCandidateScan {
     static let sql = """
         SELECT c.id, c.owner_id, c.priority, c.kind, c.target, c.qubits,
                coalesce((SELECT l.active_jobs FROM owner_load l WHERE l.owner_id = o.owner_id), 0)
@@ -62,17 +101,30 @@ struct SchedulerCandidates: Statement {
             LIMIT $2::integer
         ) c
         """
-    typealias Row = SchedulingCandidate
     let owners: [Int64]
     let perOwner: Int
     let targets: [String]
     var binds: [PostgresValue] { [.intArray(owners), .int(Int64(perOwner)), .textArray(targets)] }
-    static func decode(_ row: ResultRow) throws -> SchedulingCandidate {
-        SchedulingCandidate(
-            id: try row.int(0), ownerID: try row.int(1), priority: Int(try row.int(2)),
-            kind: JobKind(rawValue: try row.string(3)) ?? .command, target: JobTarget(try row.string(4)) ?? .any,
-            qubits: try row.optionalInt(5).map(Int.init), ownerActive: Int(try row.int(6)))
-    }
+}
+
+/// Candidates by walking each owner's queue in priority order, leaving out jobs for the targets `$3`.
+struct SchedulerCandidatesByOwner: SchedulerCandidateScan {
+    static let sql = """
+        SELECT c.id, c.owner_id, c.priority, c.kind, c.target, c.qubits,
+               coalesce((SELECT l.active_jobs FROM owner_load l WHERE l.owner_id = o.owner_id), 0)
+        FROM unnest($1::bigint[]) AS o (owner_id)
+        CROSS JOIN LATERAL (
+            SELECT j.id, j.owner_id, j.priority, j.kind, j.target, j.qubits FROM job j
+            WHERE j.state = 'queued' AND j.owner_id = o.owner_id AND j.target <> ALL($3::text[])
+            ORDER BY j.priority DESC, j.id
+            LIMIT $2::integer
+            FOR UPDATE SKIP LOCKED
+        ) c
+        """
+    let owners: [Int64]
+    let perOwner: Int
+    let excluded: [String]
+    var binds: [PostgresValue] { [.intArray(owners), .int(Int64(perOwner)), .textArray(excluded)] }
 }
 
 /// Every device that is not retired, with its load and who holds a reservation now. Read without locks: one
