@@ -80,27 +80,37 @@ extension SchedulerCandidateScan {
             kind: JobKind(rawValue: try row.string(3)) ?? .command, target: JobTarget(try row.string(4)) ?? .any,
             qubits: try row.optionalInt(5).map(Int.init), ownerActive: Int(try row.int(6)))
     }
+
+    /// The scan around `jobs`, a subquery of owner `o.owner_id`'s candidates.
+    static func query(jobs: String) -> String {
+        """
+        SELECT c.id, c.owner_id, c.priority, c.kind, c.target, c.qubits,
+               coalesce((SELECT l.active_jobs FROM owner_load l WHERE l.owner_id = o.owner_id), 0)
+        FROM unnest($1::bigint[]) AS o (owner_id)
+        CROSS JOIN LATERAL (\(jobs)) c
+        """
+    }
+
+    /// Up to `$2` of owner `o.owner_id`'s queued jobs that meet `condition`, best first, locked.
+    static func bestJobs(where condition: String) -> String {
+        """
+        SELECT j.id, j.owner_id, j.priority, j.kind, j.target, j.qubits FROM job j
+        WHERE j.state = 'queued' AND j.owner_id = o.owner_id AND \(condition)
+        ORDER BY j.priority DESC, j.id
+        LIMIT $2::integer
+        FOR UPDATE SKIP LOCKED
+        """
+    }
 }
 
 /// Candidates by one ordered probe per owner and target `$3`, merged per owner.
 struct SchedulerCandidatesByTarget: SchedulerCandidateScan {
-    static let sql = """
-        SELECT c.id, c.owner_id, c.priority, c.kind, c.target, c.qubits,
-               coalesce((SELECT l.active_jobs FROM owner_load l WHERE l.owner_id = o.owner_id), 0)
-        FROM unnest($1::bigint[]) AS o (owner_id)
-        CROSS JOIN LATERAL (
-            SELECT best.* FROM unnest($3::text[]) AS t (target)
-            CROSS JOIN LATERAL (
-                SELECT j.id, j.owner_id, j.priority, j.kind, j.target, j.qubits FROM job j
-                WHERE j.state = 'queued' AND j.target = t.target AND j.owner_id = o.owner_id
-                ORDER BY j.priority DESC, j.id
-                LIMIT $2::integer
-                FOR UPDATE SKIP LOCKED
-            ) best
-            ORDER BY best.priority DESC, best.id
-            LIMIT $2::integer
-        ) c
-        """
+    static let sql = query(jobs: """
+        SELECT best.* FROM unnest($3::text[]) AS t (target)
+        CROSS JOIN LATERAL (\(bestJobs(where: "j.target = t.target"))) best
+        ORDER BY best.priority DESC, best.id
+        LIMIT $2::integer
+        """)
     let owners: [Int64]
     let perOwner: Int
     let targets: [String]
@@ -109,18 +119,7 @@ struct SchedulerCandidatesByTarget: SchedulerCandidateScan {
 
 /// Candidates by walking each owner's queue in priority order, leaving out jobs for the targets `$3`.
 struct SchedulerCandidatesByOwner: SchedulerCandidateScan {
-    static let sql = """
-        SELECT c.id, c.owner_id, c.priority, c.kind, c.target, c.qubits,
-               coalesce((SELECT l.active_jobs FROM owner_load l WHERE l.owner_id = o.owner_id), 0)
-        FROM unnest($1::bigint[]) AS o (owner_id)
-        CROSS JOIN LATERAL (
-            SELECT j.id, j.owner_id, j.priority, j.kind, j.target, j.qubits FROM job j
-            WHERE j.state = 'queued' AND j.owner_id = o.owner_id AND j.target <> ALL($3::text[])
-            ORDER BY j.priority DESC, j.id
-            LIMIT $2::integer
-            FOR UPDATE SKIP LOCKED
-        ) c
-        """
+    static let sql = query(jobs: bestJobs(where: "j.target <> ALL($3::text[])"))
     let owners: [Int64]
     let perOwner: Int
     let excluded: [String]
