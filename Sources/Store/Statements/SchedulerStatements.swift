@@ -22,24 +22,31 @@ protocol SchedulerOwnerScan: Statement where Row == Int64 {}
 
 extension SchedulerOwnerScan {
     static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+
+    /// The loose scan around `nextOwner(after)`, a scalar subquery for the first owner after `after`: the first
+    /// owner after `$2`, then the one after each found, up to `$1`.
+    static func query(nextOwner: (String) -> String) -> String {
+        """
+        WITH RECURSIVE owners AS (
+            SELECT (\(nextOwner("$2::bigint"))) AS owner_id
+            UNION ALL
+            SELECT (\(nextOwner("o.owner_id"))) FROM owners o WHERE o.owner_id IS NOT NULL
+        )
+        SELECT owner_id FROM owners WHERE owner_id IS NOT NULL LIMIT $1::integer
+        """
+    }
 }
 
 /// The owner scan that probes the by-target queue index once per target `$3` and step: jobs for other targets
 /// (waiting for a full device) are never read.
 struct SchedulerOwnersByTarget: SchedulerOwnerScan {
-    static let sql = """
-        WITH RECURSIVE owners AS (
-            (SELECT min(n.owner_id) AS owner_id FROM unnest($3::text[]) AS t (target)
-             CROSS JOIN LATERAL (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.target = t.target
-                                 AND j.owner_id > $2::bigint ORDER BY j.owner_id LIMIT 1) n)
-            UNION ALL
-            SELECT (SELECT min(n.owner_id) FROM unnest($3::text[]) AS t (target)
-                    CROSS JOIN LATERAL (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.target = t.target
-                                        AND j.owner_id > o.owner_id ORDER BY j.owner_id LIMIT 1) n)
-            FROM owners o WHERE o.owner_id IS NOT NULL
-        )
-        SELECT owner_id FROM owners WHERE owner_id IS NOT NULL LIMIT $1::integer
+    static let sql = query { after in
         """
+        SELECT min(n.owner_id) FROM unnest($3::text[]) AS t (target)
+        CROSS JOIN LATERAL (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.target = t.target
+                            AND j.owner_id > \(after) ORDER BY j.owner_id LIMIT 1) n
+        """
+    }
     let limit: Int
     let after: Int64
     let targets: [String]
@@ -49,19 +56,13 @@ struct SchedulerOwnersByTarget: SchedulerOwnerScan {
 /// The owner scan that walks the by-owner queue index, leaving out jobs for the targets `$3`: one probe per step
 /// when few queued jobs are left out. (`<> ALL` also keeps the planner on the by-owner index, which gives the order.)
 struct SchedulerOwnersByOwner: SchedulerOwnerScan {
-    static let sql = """
-        WITH RECURSIVE owners AS (
-            (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.owner_id > $2::bigint
-                                            AND j.target <> ALL($3::text[])
-             ORDER BY j.owner_id LIMIT 1)
-            UNION ALL
-            SELECT (SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.owner_id > o.owner_id
-                                                   AND j.target <> ALL($3::text[])
-                    ORDER BY j.owner_id LIMIT 1)
-            FROM owners o WHERE o.owner_id IS NOT NULL
-        )
-        SELECT owner_id FROM owners WHERE owner_id IS NOT NULL LIMIT $1::integer
+    static let sql = query { after in
         """
+        SELECT j.owner_id FROM job j WHERE j.state = 'queued' AND j.owner_id > \(after)
+                                     AND j.target <> ALL($3::text[])
+        ORDER BY j.owner_id LIMIT 1
+        """
+    }
     let limit: Int
     let after: Int64
     let excluded: [String]
