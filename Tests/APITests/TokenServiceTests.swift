@@ -14,8 +14,10 @@ import Web
     let now = Timestamp(seconds: 1_800_000_000)
 
     func makeService() throws -> TokenService {
-        let directory = "/tmp/switchyard-token-tests-\(getpid())"
-        mkdir(directory, 0o700)
+        // A directory per call: tests run in parallel, each with its own keys, and a shared file would be rewritten
+        // while another test reads it.
+        var template = Array("/tmp/switchyard-token-tests-XXXXXX".utf8CString)
+        let directory = String(cString: mkdtemp(&template)!)
         func write(_ name: String, _ text: String) -> String {
             let path = directory + "/" + name
             let file = fopen(path, "w")!
