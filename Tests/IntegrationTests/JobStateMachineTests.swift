@@ -35,3 +35,107 @@ private struct TransitionAllowed: Statement {
         }
     }
 }
+
+private struct InsertQueuedJob: Statement {
+    static let sql = """
+        INSERT INTO job (owner_id, name, kind, target, program)
+        SELECT id, $1::text, 'command', 'sim-statevector', '{}' FROM principal ORDER BY id LIMIT 1
+        RETURNING id
+        """
+    typealias Row = Int64
+    let name: String
+    var binds: [PostgresValue] { [.text(name)] }
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
+/// Schedules a job the way the scheduler does: the row stamped as the trigger would stamp it.
+private struct ScheduleStamped: Statement {
+    static let sql = """
+        UPDATE job SET state = 'scheduled', device_id = 'sim-statevector', scheduled_at = now(), updated_at = now(),
+                       version = version + 1, lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = $1::bigint
+        """
+    let id: Int64
+    var binds: [PostgresValue] { [.int(id)] }
+}
+
+/// Schedules a job with the row stamped wrongly (an old scheduled_at, the version unchanged): the trigger must fix it.
+private struct ScheduleUnstamped: Statement {
+    static let sql = """
+        UPDATE job SET state = 'scheduled', device_id = 'sim-statevector', scheduled_at = now() - interval '1 day'
+        WHERE id = $1::bigint
+        """
+    let id: Int64
+    var binds: [PostgresValue] { [.int(id)] }
+}
+
+/// Moves a job straight from queued to running, with the version bumped as the fast path would: not allowed.
+private struct StartQueued: Statement {
+    static let sql = """
+        UPDATE job SET state = 'running', device_id = 'sim-statevector', updated_at = now(), version = version + 1
+        WHERE id = $1::bigint
+        """
+    let id: Int64
+    var binds: [PostgresValue] { [.int(id)] }
+}
+
+/// What the trigger stamps and records for a scheduled job: version, whether scheduled_at and updated_at are the
+/// transaction's time, and its events.
+private struct ScheduledFacts: Statement {
+    static let sql = """
+        SELECT j.version, j.scheduled_at = now() AND j.updated_at = now(),
+               (SELECT string_agg(e.kind || ':' || coalesce(e.from_state::text, '-') || '>' || e.to_state || '@'
+                                  || e.version, ',' ORDER BY e.id)
+                FROM job_event e WHERE e.job_id = j.id)
+        FROM job j WHERE j.id = $1::bigint
+        """
+    typealias Row = ScheduledJobFacts
+    let id: Int64
+    var binds: [PostgresValue] { [.int(id)] }
+    static func decode(_ row: ResultRow) throws -> ScheduledJobFacts {
+        ScheduledJobFacts(version: try row.int(0), stampedNow: try row.bool(1), events: try row.string(2))
+    }
+}
+
+private struct ScheduledJobFacts: Equatable {
+    let version: Int64
+    let stampedNow: Bool
+    let events: String
+}
+
+private struct RollbackTest: Error {}
+
+/// The scheduler's UPDATE skips the row trigger's function only when the row is already what it would make of it
+/// (sql/migrations/0009); every other write still goes through its checks and stamps.
+@Suite(.enabled(if: TestDatabase.isAvailable)) struct JobRowTriggerTests {
+    /// Runs `body` in a transaction that is rolled back, so the test leaves no jobs behind.
+    func inRolledBackTransaction(_ body: (Connection) throws -> Void) throws {
+        let connection = TestDatabase.superuser()
+        #expect(throws: RollbackTest.self) {
+            try connection.transaction {
+                try body(connection)
+                throw RollbackTest()
+            }
+        }
+    }
+
+    @Test func stampedAndUnstampedSchedulingEndTheSame() throws {
+        try inRolledBackTransaction { connection in
+            let stamped = try #require(try connection.first(InsertQueuedJob(name: "row-trigger-stamped")))
+            let unstamped = try #require(try connection.first(InsertQueuedJob(name: "row-trigger-unstamped")))
+            try connection.execute(ScheduleStamped(id: stamped))
+            try connection.execute(ScheduleUnstamped(id: unstamped))
+            let expected = ScheduledJobFacts(version: 2, stampedNow: true, events: "created:->queued@1,state:queued>scheduled@2")
+            #expect(try connection.first(ScheduledFacts(id: stamped)) == expected)
+            #expect(try connection.first(ScheduledFacts(id: unstamped)) == expected)
+        }
+    }
+
+    @Test func aStampedWriteOfAForbiddenTransitionIsStillRefused() throws {
+        try inRolledBackTransaction { connection in
+            let id = try #require(try connection.first(InsertQueuedJob(name: "row-trigger-forbidden")))
+            let error = try #require(throws: DatabaseError.self) { try connection.execute(StartQueued(id: id)) }
+            #expect(error.sqlState == SQLState("PT409"))
+        }
+    }
+}

@@ -149,10 +149,12 @@ struct SchedulerDevices: Statement {
     }
 }
 
-/// Places queued jobs on devices (the state trigger stamps, versions, records and notifies).
+/// Places queued jobs on devices. It stamps the row as the state trigger would, so the trigger's row function is
+/// skipped (sql/migrations/0009); the statement trigger still records and notifies.
 struct JobAssign: Statement {
     static let sql = """
-        UPDATE job j SET state = 'scheduled', device_id = a.device_id
+        UPDATE job j SET state = 'scheduled', device_id = a.device_id, scheduled_at = now(), updated_at = now(),
+                         version = j.version + 1, lease_owner = NULL, lease_expires_at = NULL
         FROM unnest($1::bigint[], $2::text[]) AS a (id, device_id)
         WHERE j.id = a.id AND j.state = 'queued'
         """
