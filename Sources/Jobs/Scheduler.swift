@@ -17,8 +17,8 @@ public final class Scheduler {
 
     /// What a run may do.
     public struct Settings: Sendable {
-        /// Jobs considered per round (one transaction).
-        public var batchSize = 1000
+        /// Owners, and jobs among them, considered per round (one transaction).
+        public var batchSize = 3000
         /// How long a run works before it exits (cron starts the next one every minute).
         public var runSeconds = 55.0
         /// Exit as soon as a round places nothing (for benchmarks and tests).
