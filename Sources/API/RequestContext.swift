@@ -114,10 +114,10 @@ extension RequestContext {
     public func transaction(_ body: () throws -> Response) throws -> Response {
         let response = try connection.transaction(synchronousCommit: true) {
             let response = try body()
-            try AuditStore(connection: connection).insert([auditEntry(status: response.status)])
-            isAudited = true
+            AuditStore(connection: connection).insertBeforeCommit(auditEntry(status: response.status))
             return response
         }
+        isAudited = true
         do {
             try JobStore(connection: connection).announceChanges()
         } catch {

@@ -14,6 +14,17 @@ public final class Connection {
     private var listenedChannels: [String] = []
     /// True between BEGIN and COMMIT/ROLLBACK of `transaction`.
     public private(set) var isInTransaction = false
+    /// Commands the next round trip sends ahead of its own: the transaction's BEGIN until its first statement
+    /// carries it, and writes queued with `executeBeforeCommit`. Nothing waits for them alone.
+    private var pending: [PipelinedCommand] = []
+
+    /// One command of a round trip.
+    private enum PipelinedCommand {
+        /// A fixed command from this file (BEGIN, COMMIT), without parameters.
+        case text(String)
+        /// A statement, prepared on the session before it is sent.
+        case statement(key: ObjectIdentifier, sql: String, binds: [PostgresValue])
+    }
 
     /// Creates a connection that opens on first use.
     public init(conninfo: String) {
@@ -56,6 +67,7 @@ public final class Connection {
         if let handle { PQfinish(handle) }
         handle = nil
         preparedNames.removeAll()
+        pending.removeAll()
         isInTransaction = false
     }
 
@@ -65,15 +77,18 @@ public final class Connection {
     ///
     /// Outside a transaction a statement that fails because the session was already dead (the server restarted
     /// since the last call) is retried once on a fresh session: nothing of it can have run.
+    /// Inside a transaction the first statement also carries the BEGIN (and the writes queued before it), in the
+    /// same round trip; a session found dead then is replaced and the whole transaction start sent again.
     @discardableResult
     public func execute<S: Statement>(_ statement: S) throws -> QueryResult {
-        let binds = statement.binds
-        do {
-            return try executePrepared(S.self, binds: binds)
-        } catch let error as DatabaseError where error.isConnectionFailure && !isInTransaction {
-            close()
-            return try executePrepared(S.self, binds: binds)
-        }
+        QueryResult(handle: try roundTrip(.statement(key: ObjectIdentifier(S.self), sql: S.sql, binds: statement.binds)))
+    }
+
+    /// Queues a write whose result nobody reads (an audit row, say) to go with the transaction's next statement or
+    /// its COMMIT, in the same round trip. An error in it fails that round trip, so the transaction rolls back.
+    public func executeBeforeCommit<S: Statement>(_ statement: S) {
+        precondition(isInTransaction, "only a transaction has a next round trip that is sure to come")
+        pending.append(.statement(key: ObjectIdentifier(S.self), sql: S.sql, binds: statement.binds))
     }
 
     /// Runs a statement and decodes every row.
@@ -92,30 +107,116 @@ public final class Connection {
     ///
     /// The text is sent as it is, so it must never contain request data; the name says so.
     public func executeScript(unsafeSQL sql: String) throws {
+        try flushPending()
         try open()
         let result = PQexec(handle, sql)
         try check(result, handle: handle)
         PQclear(result)
     }
 
-    private func executePrepared<S: Statement>(_ type: S.Type, binds: [PostgresValue]) throws -> QueryResult {
+    /// Sends the pending commands and `last` in one round trip and returns `last`'s result.
+    ///
+    /// A round trip that fails because the session was already dead is sent again once on a fresh session when
+    /// nothing of it can have taken effect: outside a transaction, or when it starts the transaction (carries its
+    /// BEGIN) and does not end it.
+    private func roundTrip(_ last: PipelinedCommand) throws -> OpaquePointer {
+        let commands = pending + [last]
+        pending.removeAll()
+        let startsTransaction = commands.contains { if case .text("BEGIN") = $0 { true } else { false } }
+        let endsTransaction = if case .text("COMMIT") = last { true } else { false }
+        do {
+            return try send(commands)
+        } catch let error as DatabaseError
+            where error.isConnectionFailure && (!isInTransaction || startsTransaction) && !endsTransaction
+        {
+            let wasInTransaction = isInTransaction
+            close()
+            isInTransaction = wasInTransaction
+            return try send(commands)
+        }
+    }
+
+    /// One round trip: a lone statement is executed as it is; several go in libpq's pipeline mode, ending in one
+    /// Sync, so the server runs them in order and stops at the first error.
+    private func send(_ commands: [PipelinedCommand]) throws -> OpaquePointer {
         try open()
-        let key = ObjectIdentifier(type)
-        let name: String
-        if let existing = preparedNames[key] {
-            name = existing
-        } else {
-            name = "s\(preparedNames.count)"
-            let prepared = PQprepare(handle, name, S.sql, 0, nil)
-            try check(prepared, handle: handle)
-            PQclear(prepared)
-            preparedNames[key] = name
+        if commands.count == 1 {
+            let result: OpaquePointer?
+            switch commands[0] {
+            case .text(let sql):
+                result = PQexec(handle, sql)
+            case .statement(let key, let sql, let binds):
+                let name = try preparedName(key: key, sql: sql)
+                result = Self.withWireParameters(binds) { count, values, lengths, formats in
+                    PQexecPrepared(handle, name, count, values, lengths, formats, 0)
+                }
+            }
+            try check(result, handle: handle)
+            return result!
         }
-        let result = Self.withWireParameters(binds) { count, values, lengths, formats in
-            PQexecPrepared(handle, name, count, values, lengths, formats, 0)
+        let names = try commands.map { command -> String? in
+            guard case .statement(let key, let sql, _) = command else { return nil }
+            return try preparedName(key: key, sql: sql)
         }
-        try check(result, handle: handle)
-        return QueryResult(handle: result)
+        guard PQenterPipelineMode(handle) == 1 else { throw brokenSession() }
+        for (command, name) in zip(commands, names) {
+            let queued: Int32
+            switch command {
+            case .text(let sql):
+                queued = PQsendQueryParams(handle, sql, 0, nil, nil, nil, nil, 0)
+            case .statement(_, _, let binds):
+                queued = Self.withWireParameters(binds) { count, values, lengths, formats in
+                    PQsendQueryPrepared(handle, name, count, values, lengths, formats, 0)
+                }
+            }
+            guard queued == 1 else { throw brokenSession() }
+        }
+        guard PQpipelineSync(handle) == 1 else { throw brokenSession() }
+        var lastResult: OpaquePointer?
+        var firstError: (any Error)?
+        for index in commands.indices {
+            guard let result = PQgetResult(handle) else { throw brokenSession() }
+            while let extra = PQgetResult(handle) { PQclear(extra) }
+            if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                PQclear(result)
+            } else if firstError == nil, index == commands.count - 1 {
+                do { try check(result, handle: handle); lastResult = result } catch { firstError = error }
+            } else if firstError == nil {
+                do { try check(result, handle: handle); PQclear(result) } catch { firstError = error }
+            } else {
+                PQclear(result)
+            }
+            if handle == nil { throw firstError ?? brokenSession() }
+        }
+        guard let sync = PQgetResult(handle), PQresultStatus(sync) == PGRES_PIPELINE_SYNC else { throw brokenSession() }
+        PQclear(sync)
+        guard PQexitPipelineMode(handle) == 1 else { throw brokenSession() }
+        if let firstError { throw firstError }
+        return lastResult!
+    }
+
+    /// The name of the statement prepared on this session for `key`, preparing it the first time.
+    private func preparedName(key: ObjectIdentifier, sql: String) throws -> String {
+        if let existing = preparedNames[key] { return existing }
+        let name = "s\(preparedNames.count)"
+        let prepared = PQprepare(handle, name, sql, 0, nil)
+        try check(prepared, handle: handle)
+        PQclear(prepared)
+        preparedNames[key] = name
+        return name
+    }
+
+    /// Sends what is pending, if anything, before a call that cannot go in a pipeline.
+    private func flushPending() throws {
+        guard let last = pending.popLast() else { return }
+        PQclear(try roundTrip(last))
+    }
+
+    /// Closes a session that stopped following the protocol and returns the error to throw.
+    private func brokenSession() -> DatabaseError {
+        let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "no connection"
+        close()
+        return DatabaseError(sqlState: .connectionFailure, message: message)
     }
 
     /// Lays the parameters out in one buffer (each value NUL-terminated, as text format needs) and passes
@@ -162,12 +263,19 @@ public final class Connection {
         precondition(!isInTransaction, "transactions do not nest")
         var attempt = 1
         while true {
-            try command(synchronousCommit ? "BEGIN; SET LOCAL synchronous_commit = on" : "BEGIN")
+            let start: [PipelinedCommand] =
+                [.text("BEGIN")] + (synchronousCommit ? [.text("SET LOCAL synchronous_commit = on")] : [])
+            pending = start
             isInTransaction = true
             do {
                 let value = try body()
+                if pending.count == start.count, case .text("BEGIN")? = pending.first {
+                    // The body sent and queued nothing: there is no transaction to commit.
+                    pending.removeAll()
+                } else {
+                    PQclear(try roundTrip(.text("COMMIT")))
+                }
                 isInTransaction = false
-                try command("COMMIT")
                 return value
             } catch let error as DatabaseError
                 where (error.sqlState ~= .serializationFailure || error.sqlState ~= .deadlockDetected) && attempt < 3
@@ -183,20 +291,14 @@ public final class Connection {
 
     private func rollback() {
         isInTransaction = false
-        guard isOpen else { return }
+        pending.removeAll()
+        guard isOpen, PQtransactionStatus(handle) != PQTRANS_IDLE else { return }
         PQclear(PQexec(handle, "ROLLBACK"))
     }
 
-    /// Sends a fixed command such as BEGIN; the commands come from this file only.
-    ///
-    /// Outside a transaction a command on a session that died since its last use is retried once, like `execute`.
+    /// Sends a fixed command such as LISTEN (the commands come from this file only), like `execute` a statement.
     private func command(_ sql: String) throws {
-        do {
-            try sendCommand(sql)
-        } catch let error as DatabaseError where error.isConnectionFailure && !isInTransaction {
-            close()
-            try sendCommand(sql)
-        }
+        PQclear(try roundTrip(.text(sql)))
     }
 
     private func sendCommand(_ sql: String) throws {

@@ -104,6 +104,12 @@ public struct AuditStore {
         try connection.execute(AuditInsert(entries: entries))
     }
 
+    /// Appends a row to the caller's transaction without a round trip of its own: it goes with the transaction's
+    /// next statement or its COMMIT, and an error in it rolls the transaction back.
+    public func insertBeforeCommit(_ entry: AuditEntry) {
+        connection.executeBeforeCommit(AuditInsert(entries: [entry]))
+    }
+
     /// Up to `limit` rows matching `filter`, newest first, before the cursor id.
     public func list(_ filter: AuditFilter, beforeID: Int64?, limit: Int) throws -> [(id: Int64, json: String)] {
         try connection.rows(AuditList(filter: filter, beforeID: beforeID, limit: limit))

@@ -87,6 +87,56 @@ private struct TerminateBackend: Statement {
         #expect(!connection.isInTransaction)
     }
 
+    @Test func writesQueuedBeforeCommitCommitWithTheTransaction() throws {
+        let connection = TestDatabase.superuser()
+        try connection.execute(ScratchCreate())
+        try connection.transaction {
+            connection.executeBeforeCommit(ScratchInsert(name: "queued first"))
+            try connection.execute(ScratchInsert(name: "sent"))
+            connection.executeBeforeCommit(ScratchInsert(name: "queued last"))
+        }
+        try connection.transaction { connection.executeBeforeCommit(ScratchInsert(name: "queued alone")) }
+        #expect(try connection.first(ScratchCount()) == 4)
+    }
+
+    @Test func aFailingQueuedWriteRollsTheWholeTransactionBack() throws {
+        let connection = TestDatabase.superuser()
+        try connection.execute(ScratchCreate())
+        try connection.execute(ScratchInsert(name: "taken"))
+        #expect {
+            try connection.transaction {
+                try connection.execute(ScratchInsert(name: "rolled back"))
+                connection.executeBeforeCommit(ScratchInsert(name: "taken"))
+            }
+        } throws: { error in
+            (error as? DatabaseError)?.sqlState == .uniqueViolation
+        }
+        #expect(!connection.isInTransaction)
+        #expect(try connection.first(ScratchCount()) == 1, "neither the statement nor the queued write is kept")
+    }
+
+    @Test func aFailingFirstStatementLeavesNoTransactionOpen() throws {
+        let connection = TestDatabase.superuser()
+        try connection.execute(ScratchCreate())
+        try connection.execute(ScratchInsert(name: "taken"))
+        #expect(throws: DatabaseError.self) {
+            try connection.transaction(synchronousCommit: true) { try connection.execute(ScratchInsert(name: "taken")) }
+        }
+        try connection.execute(ScratchInsert(name: "after"))
+        #expect(try connection.first(ScratchCount()) == 2, "the session is back in autocommit")
+    }
+
+    @Test func aTransactionStartsOnAFreshSessionWhenTheOldOneDied() throws {
+        let victim = TestDatabase.superuser()
+        try victim.open()
+        let firstPID = victim.backendPID
+        try TestDatabase.superuser().execute(TerminateBackend(pid: firstPID))
+        usleep(100_000)
+        let row = try victim.transaction { try victim.first(Echo(text: "in a transaction", number: 2, bytes: [])) }
+        #expect(row?.0 == "in a transaction")
+        #expect(victim.backendPID != firstPID)
+    }
+
     @Test func notificationsReachListeners() throws {
         let listener = TestDatabase.superuser()
         try listener.listen("test_channel")
