@@ -5,19 +5,26 @@ import Store
 /// The scheduler batch: places queued jobs on devices, times out overdue jobs and re-schedules jobs whose executor
 /// vanished, for up to `runSeconds`, woken by NOTIFY when jobs change.
 ///
-/// One run at a time on any number of hosts: a session advisory lock; a second run exits at once. Each round is
-/// one transaction whose candidates are locked with SKIP LOCKED, so a run killed at any point leaves every job
-/// either placed or still queued, never half-placed.
+/// One run at a time on any number of hosts: a session advisory lock; a second run exits at once. A run keeps two
+/// sessions: each round splits its owners between them, each locks its half's candidates with SKIP LOCKED and
+/// writes its half's placements in a transaction of its own, after one plan for the whole round (`RoundPartner`).
+/// A run killed at any point leaves every job either placed or still queued, never half-placed.
 public final class Scheduler {
     private let connection: Connection
     private let settings: Settings
     /// The last owner the previous round considered: each round starts after it and wraps around, so with more
     /// owners than a round takes, every owner gets its turn.
     private var ownerCursor: Int64 = 0
+    /// The second session, which takes half of each round's owners (while a run lasts).
+    private var partner: RoundPartner?
+    /// True while the partner works on a half whose outcome the round has not collected.
+    private var awaitingPartner = false
+    /// What the partner placed and failed in the current round.
+    private var partnerDone = (scheduled: 0, failed: 0)
 
     /// What a run may do.
     public struct Settings: Sendable {
-        /// Owners, and jobs among them, considered per round (one transaction).
+        /// Owners, and jobs among them, considered per round.
         public var batchSize = 3000
         /// How long a run works before it exits (cron starts the next one every minute).
         public var runSeconds = 55.0
@@ -55,6 +62,13 @@ public final class Scheduler {
         guard try lock.tryAcquire() else { return nil }
         defer { try? lock.release() }
         try connection.listen("job_changed")
+        let partner = RoundPartner(conninfo: connection.conninfo)
+        partner.start()
+        self.partner = partner
+        defer {
+            self.partner = nil
+            partner.stop()
+        }
         let started = SystemClock.monotonicNanoseconds()
         let end = started + UInt64(settings.runSeconds * 1e9)
         var summary = Summary()
@@ -80,11 +94,47 @@ public final class Scheduler {
         return summary
     }
 
-    /// One round in one transaction: lock candidates, plan, write. Each round takes up to `batchSize` owners after
-    /// the previous round's last one, wrapping around; `reachedLastOwner` is true when this round got to the end of
-    /// the owner list (so, since the last such round, every owner was considered).
+    /// One round: lock candidates, plan, write. Each round takes up to `batchSize` owners after the previous
+    /// round's last one, wrapping around; `reachedLastOwner` is true when this round got to the end of the owner
+    /// list (so, since the last such round, every owner was considered). The partner session locks and writes the
+    /// jobs of the second half of the owners in a transaction of its own, at the same time; one plan covers both.
     func scheduleRound(_ store: SchedulerStore) throws -> (scheduled: Int, failed: Int, reachedLastOwner: Bool) {
+        partnerDone = (0, 0)
+        do {
+            let own = try ownRound(store)
+            try settlePartner()
+            return (own.scheduled + partnerDone.scheduled, own.failed + partnerDone.failed, own.reachedLastOwner)
+        } catch {
+            try? settlePartner()
+            throw error
+        }
+    }
+
+    /// Waits for the partner's half, if it has one. A half that lost a deadlock or serialization conflict stays
+    /// queued for the next round; an abandoned half was rolled back on purpose.
+    private func settlePartner() throws {
+        guard awaitingPartner, let partner else { return }
+        awaitingPartner = false
+        do {
+            let done = try partner.outcome()
+            partnerDone.scheduled += done.scheduled
+            partnerDone.failed += done.failed
+        } catch let failure as RoundPartner.Failure {
+            if failure.underlying is RoundPartner.Abandoned { return }
+            if let error = failure.underlying as? DatabaseError,
+                error.sqlState ~= .deadlockDetected || error.sqlState ~= .serializationFailure
+            {
+                return
+            }
+            throw failure.underlying
+        }
+    }
+
+    /// The round's own transaction; hands the second half of its owners to the partner when there is more than one.
+    private func ownRound(_ store: SchedulerStore) throws -> (scheduled: Int, failed: Int, reachedLastOwner: Bool) {
         try connection.transaction(synchronousCommit: true) {
+            // A body run again (serialization failure) first settles the partner's half of the earlier attempt.
+            try settlePartner()
             let devices = try store.devices()
             let queued = try store.queuedTargets()
             let targets = Placement.queueTargets(devices: devices).considered(among: queued)
@@ -100,9 +150,39 @@ public final class Scheduler {
             ownerCursor = reachedLastOwner ? 0 : owners.last ?? 0
             guard !owners.isEmpty else { return (0, 0, true) }
             let perOwner = max(1, (settings.batchSize + owners.count - 1) / owners.count)
-            let candidates = try store.candidates(owners: owners, perOwner: perOwner, scan: scan)
-            let plan = Placement.plan(candidates: candidates, devices: devices)
-            return (try store.assign(plan.assignments), try store.failUnplaceable(plan.failures), reachedLastOwner)
+            let half = (owners.count + 1) / 2
+            let partnerOwners = Array(owners[half...])
+            guard let partner, !partnerOwners.isEmpty else {
+                let candidates = try store.candidates(owners: owners, perOwner: perOwner, scan: scan)
+                let plan = Placement.plan(candidates: candidates, devices: devices)
+                return (try store.assign(plan.assignments), try store.failUnplaceable(plan.failures), reachedLastOwner)
+            }
+            partner.begin(RoundPartner.Share(owners: partnerOwners, perOwner: perOwner, scan: scan))
+            awaitingPartner = true
+            let ownCandidates: [SchedulingCandidate]
+            let partnerCandidates: [SchedulingCandidate]
+            do {
+                ownCandidates = try store.candidates(owners: Array(owners[..<half]), perOwner: perOwner, scan: scan)
+            } catch {
+                _ = try? partner.candidates()
+                partner.place(nil)
+                throw error
+            }
+            do {
+                partnerCandidates = try partner.candidates()
+            } catch {
+                partner.place(nil)
+                throw (error as? RoundPartner.Failure)?.underlying ?? error
+            }
+            let plan = Placement.plan(candidates: ownCandidates + partnerCandidates, devices: devices)
+            let partnerJobs = Set(partnerCandidates.map(\.id))
+            partner.place(RoundPartner.Placements(
+                assignments: plan.assignments.filter { partnerJobs.contains($0.jobID) },
+                failures: plan.failures.filter { partnerJobs.contains($0.jobID) }))
+            return (
+                try store.assign(plan.assignments.filter { !partnerJobs.contains($0.jobID) }),
+                try store.failUnplaceable(plan.failures.filter { !partnerJobs.contains($0.jobID) }), reachedLastOwner
+            )
         }
     }
 

@@ -20,7 +20,7 @@ struct SchedulerCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds to work before exiting.")
     var seconds = 55.0
 
-    @Option(name: .long, help: "Owners and jobs considered per round (one transaction).")
+    @Option(name: .long, help: "Owners and jobs considered per round.")
     var batchSize = 3000
 
     @Flag(name: .long, help: "Exit as soon as a round has nothing to place (benchmarks, tests).")

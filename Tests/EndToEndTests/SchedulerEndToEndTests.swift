@@ -57,6 +57,32 @@ import Testing
         #expect(status.json?["utilization"] as? Double == 1.0)
     }
 
+    /// A round splits its owners between two sessions, but one plan decides for all of them: the device's four
+    /// slots go to the urgent jobs of the later owners (the second session's half), one per owner, and no more.
+    @Test func oneRoundPlansForBothOfItsSessions() throws {
+        let device = try makeDevice(capacity: 4, kind: "host")
+        var routine: [Int] = []
+        var urgent: [Int] = []
+        for index in 0..<8 {
+            let owner = try Fixtures.user("half", roles: ["operator"])
+            for copy in 0..<2 {
+                let priority = index < 4 ? 10 : 90
+                let body = #"{"name":"half-\#(index)-\#(copy)","target":"\#(device)","kind":"command","program":{"run":"true"},"priority":\#(priority)}"#
+                let id = try #require(try owner.post("/api/v1/jobs", json: body).json?["id"] as? Int)
+                if index < 4 { routine.append(id) } else { urgent.append(id) }
+            }
+        }
+        let run = try runScheduler()
+        #expect(run.status == 0, "\(run.output)")
+        #expect(try states(routine) == ["queued": 8])
+        #expect(try states(urgent) == ["scheduled": 4, "queued": 4])
+        let scheduledPerOwner = try Fixtures.sql(
+            "SELECT string_agg(n::text, ',') FROM (SELECT count(*) AS n FROM job WHERE state = 'scheduled' AND id IN (\(urgent.map(String.init).joined(separator: ","))) GROUP BY owner_id) s")
+        #expect(scheduledPerOwner == "1,1,1,1")
+        let counted = try Fixtures.sql("SELECT active_jobs FROM device WHERE id = '\(device)'")
+        #expect(counted == "4")
+    }
+
     @Test func jobsWaitingForAFullDeviceDoNotHoldBackTheirOwnersOtherJobs() throws {
         let busy = try makeDevice(capacity: 1, kind: "host")
         let idle = try makeDevice(capacity: 5, kind: "host")
