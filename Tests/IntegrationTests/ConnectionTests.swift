@@ -126,12 +126,18 @@ private struct TerminateBackend: Statement {
         #expect(try connection.first(ScratchCount()) == 2, "the session is back in autocommit")
     }
 
-    @Test func aTransactionStartsOnAFreshSessionWhenTheOldOneDied() throws {
+    /// A connection whose session the server has just ended, and that session's process id.
+    func connectionWithADeadSession() throws -> (connection: Connection, deadPID: Int32) {
         let victim = TestDatabase.superuser()
         try victim.open()
         let firstPID = victim.backendPID
         try TestDatabase.superuser().execute(TerminateBackend(pid: firstPID))
         usleep(100_000)
+        return (victim, firstPID)
+    }
+
+    @Test func aTransactionStartsOnAFreshSessionWhenTheOldOneDied() throws {
+        let (victim, firstPID) = try connectionWithADeadSession()
         let row = try victim.transaction { try victim.first(Echo(text: "in a transaction", number: 2, bytes: [])) }
         #expect(row?.0 == "in a transaction")
         #expect(victim.backendPID != firstPID)
@@ -152,11 +158,7 @@ private struct TerminateBackend: Statement {
     }
 
     @Test func connectionReopensAfterTheServerDropsIt() throws {
-        let victim = TestDatabase.superuser()
-        try victim.open()
-        let firstPID = victim.backendPID
-        try TestDatabase.superuser().execute(TerminateBackend(pid: firstPID))
-        usleep(100_000)
+        let (victim, firstPID) = try connectionWithADeadSession()
         // The dead session is noticed and replaced within the same call.
         let row = try victim.first(Echo(text: "again", number: 1, bytes: []))
         #expect(row?.0 == "again")
