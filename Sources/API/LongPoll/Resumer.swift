@@ -22,6 +22,9 @@ final class Resumer {
         let connection = Connection(
             conninfo: config.connectionString(
                 applicationName: "switchyard-fcgi", asynchronousCommit: true, deferJobNotifications: true))
+        // Every resumed request reads the database, so the session is opened now rather than by the first one,
+        // which would otherwise wait about 5 ms for it. If the database is down, the first use opens it.
+        try? connection.open()
         let log = config.logRequests ? RequestLogBuffer() : nil
         let audit = AuditBuffer()
         while let parked = hub.nextReady() {
