@@ -188,9 +188,12 @@ public final class Connection {
             }
             if handle == nil { throw firstError ?? brokenSession() }
         }
-        guard let sync = PQgetResult(handle), PQresultStatus(sync) == PGRES_PIPELINE_SYNC else { throw brokenSession() }
-        PQclear(sync)
-        guard PQexitPipelineMode(handle) == 1 else { throw brokenSession() }
+        let sync = PQgetResult(handle)
+        defer { PQclear(sync) }
+        guard PQresultStatus(sync) == PGRES_PIPELINE_SYNC, PQexitPipelineMode(handle) == 1 else {
+            PQclear(lastResult)
+            throw brokenSession()
+        }
         if let firstError { throw firstError }
         return lastResult!
     }
