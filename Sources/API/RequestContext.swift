@@ -40,6 +40,8 @@ public final class RequestContext {
     public var auditEvent = "request"
     /// Reason, permission or object of the event; never a secret.
     public var auditDetail: [(String, JSON)] = []
+    /// The route's first read, sent with authentication's round trip (`Route.prefetch`); the handler takes it.
+    public var readAhead: ReadAhead?
     /// The key prefix presented, for the audit row even when authentication failed.
     var presentedKeyPrefix: String?
     /// The principal behind a presented credential that failed (a wrong secret for a known key), for the audit row.
@@ -97,6 +99,12 @@ extension RequestContext {
             return response
         }
         throw Park(keys: keys, deadline: query.deadline(), observedSequence: observed)
+    }
+
+    /// The read sent ahead for this request, once: a resumed long-poll reads afresh.
+    public func takeReadAhead() -> ReadAhead? {
+        defer { readAhead = nil }
+        return readAhead
     }
 
     /// The caller, or a 401 when the route let an anonymous request through (routes that need one never do).

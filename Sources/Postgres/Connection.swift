@@ -81,7 +81,7 @@ public final class Connection {
     /// same round trip; a session found dead then is replaced and the whole transaction start sent again.
     @discardableResult
     public func execute<S: Statement>(_ statement: S) throws -> QueryResult {
-        QueryResult(handle: try roundTrip(.statement(key: ObjectIdentifier(S.self), sql: S.sql, binds: statement.binds)))
+        QueryResult(handle: try roundTrip([.statement(key: ObjectIdentifier(S.self), sql: S.sql, binds: statement.binds)])[0])
     }
 
     /// Queues a write whose result nobody reads (an audit row, say) to go with the transaction's next statement or
@@ -89,6 +89,25 @@ public final class Connection {
     public func executeBeforeCommit<S: Statement>(_ statement: S) {
         precondition(isInTransaction, "only a transaction has a next round trip that is sure to come")
         pending.append(.statement(key: ObjectIdentifier(S.self), sql: S.sql, binds: statement.binds))
+    }
+
+    /// Runs a statement and, in the same round trip right after it, a read that does not depend on its outcome;
+    /// the read's result lands in `ahead`. A failure of either fails both, as one round trip.
+    @discardableResult
+    public func execute<S: Statement>(_ statement: S, readingAhead ahead: ReadAhead) throws -> QueryResult {
+        let results = try roundTrip([
+            .statement(key: ObjectIdentifier(S.self), sql: S.sql, binds: statement.binds),
+            .statement(key: ahead.key, sql: ahead.sql, binds: ahead.binds),
+        ])
+        ahead.result = QueryResult(handle: results[1])
+        return QueryResult(handle: results[0])
+    }
+
+    /// Runs a statement and decodes its first row, sending `ahead` (if any) in the same round trip.
+    public func first<S: Statement>(_ statement: S, readingAhead ahead: ReadAhead?) throws -> S.Row? {
+        guard let ahead else { return try first(statement) }
+        let result = try execute(statement, readingAhead: ahead)
+        return result.rowCount > 0 ? try S.decode(result[0]) : nil
     }
 
     /// Runs a statement and decodes every row.
@@ -114,31 +133,32 @@ public final class Connection {
         PQclear(result)
     }
 
-    /// Sends the pending commands and `last` in one round trip and returns `last`'s result.
+    /// Sends the pending commands and then `wanted` in one round trip and returns the results of `wanted`.
     ///
     /// A round trip that fails because the session was already dead is sent again once on a fresh session when
     /// nothing of it can have taken effect: outside a transaction, or when it starts the transaction (carries its
     /// BEGIN) and does not end it.
-    private func roundTrip(_ last: PipelinedCommand) throws -> OpaquePointer {
-        let commands = pending + [last]
+    private func roundTrip(_ wanted: [PipelinedCommand]) throws -> [OpaquePointer] {
+        let commands = pending + wanted
         pending.removeAll()
         let startsTransaction = commands.contains { if case .text("BEGIN") = $0 { true } else { false } }
-        let endsTransaction = if case .text("COMMIT") = last { true } else { false }
+        let endsTransaction = if case .text("COMMIT")? = wanted.last { true } else { false }
         do {
-            return try send(commands)
+            return try send(commands, keepingLast: wanted.count)
         } catch let error as DatabaseError
             where error.isConnectionFailure && (!isInTransaction || startsTransaction) && !endsTransaction
         {
             let wasInTransaction = isInTransaction
             close()
             isInTransaction = wasInTransaction
-            return try send(commands)
+            return try send(commands, keepingLast: wanted.count)
         }
     }
 
     /// One round trip: a lone statement is executed as it is; several go in libpq's pipeline mode, ending in one
-    /// Sync, so the server runs them in order and stops at the first error.
-    private func send(_ commands: [PipelinedCommand]) throws -> OpaquePointer {
+    /// Sync, so the server runs them in order and stops at the first error. Returns the results of the last
+    /// `kept` commands.
+    private func send(_ commands: [PipelinedCommand], keepingLast kept: Int) throws -> [OpaquePointer] {
         try open()
         if commands.count == 1 {
             let result: OpaquePointer?
@@ -152,7 +172,7 @@ public final class Connection {
                 }
             }
             try check(result, handle: handle)
-            return result!
+            return [result!]
         }
         let names = try commands.map { command -> String? in
             guard case .statement(let key, let sql, _) = command else { return nil }
@@ -172,30 +192,43 @@ public final class Connection {
             guard queued == 1 else { throw brokenSession() }
         }
         guard PQpipelineSync(handle) == 1 else { throw brokenSession() }
-        var lastResult: OpaquePointer?
+        var keptResults: [OpaquePointer] = []
         var firstError: (any Error)?
+        func clearKept() {
+            keptResults.forEach { PQclear($0) }
+            keptResults.removeAll()
+        }
         for index in commands.indices {
-            guard let result = PQgetResult(handle) else { throw brokenSession() }
+            guard let result = PQgetResult(handle) else {
+                clearKept()
+                throw brokenSession()
+            }
             while let extra = PQgetResult(handle) { PQclear(extra) }
             if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
                 PQclear(result)
-            } else if firstError == nil, index == commands.count - 1 {
-                do { try check(result, handle: handle); lastResult = result } catch { firstError = error }
+            } else if firstError == nil, index >= commands.count - kept {
+                do { try check(result, handle: handle); keptResults.append(result) } catch { firstError = error }
             } else if firstError == nil {
                 do { try check(result, handle: handle); PQclear(result) } catch { firstError = error }
             } else {
                 PQclear(result)
             }
-            if handle == nil { throw firstError ?? brokenSession() }
+            if handle == nil {
+                clearKept()
+                throw firstError ?? brokenSession()
+            }
         }
         let sync = PQgetResult(handle)
         defer { PQclear(sync) }
         guard PQresultStatus(sync) == PGRES_PIPELINE_SYNC, PQexitPipelineMode(handle) == 1 else {
-            PQclear(lastResult)
+            clearKept()
             throw brokenSession()
         }
-        if let firstError { throw firstError }
-        return lastResult!
+        if let firstError {
+            clearKept()
+            throw firstError
+        }
+        return keptResults
     }
 
     /// The name of the statement prepared on this session for `key`, preparing it the first time.
@@ -212,7 +245,7 @@ public final class Connection {
     /// Sends what is pending, if anything, before a call that cannot go in a pipeline.
     private func flushPending() throws {
         guard let last = pending.popLast() else { return }
-        PQclear(try roundTrip(last))
+        try roundTrip([last]).forEach { PQclear($0) }
     }
 
     /// Closes a session that stopped following the protocol and returns the error to throw.
@@ -276,7 +309,7 @@ public final class Connection {
                     // The body sent and queued nothing: there is no transaction to commit.
                     pending.removeAll()
                 } else {
-                    PQclear(try roundTrip(.text("COMMIT")))
+                    try roundTrip([.text("COMMIT")]).forEach { PQclear($0) }
                 }
                 isInTransaction = false
                 return value
@@ -301,7 +334,7 @@ public final class Connection {
 
     /// Sends a fixed command such as LISTEN (the commands come from this file only), like `execute` a statement.
     private func command(_ sql: String) throws {
-        PQclear(try roundTrip(.text(sql)))
+        try roundTrip([.text(sql)]).forEach { PQclear($0) }
     }
 
     private func sendCommand(_ sql: String) throws {

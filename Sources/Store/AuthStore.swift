@@ -1,7 +1,8 @@
 import Domain
 import Postgres
 
-/// The database side of authentication and rate limiting: each call is one round trip.
+/// The database side of authentication and rate limiting: each call is one round trip, which also carries the
+/// route's read sent ahead (`ahead`), if any.
 public struct AuthStore {
     private let connection: Connection
 
@@ -11,18 +12,24 @@ public struct AuthStore {
 
     /// The key with this public prefix and its owner, or nil when no key has it. When `hash` matches a usable key
     /// the request is counted against the owner's rate limit in the same call.
-    public func apiKey(prefix: String, hash: [UInt8], now: Timestamp? = nil) throws -> ApiKeyAuthentication? {
-        try connection.first(AuthApiKey(prefix: prefix, hash: hash, now: now))
+    public func apiKey(
+        prefix: String, hash: [UInt8], now: Timestamp? = nil, readingAhead ahead: ReadAhead? = nil
+    ) throws -> ApiKeyAuthentication? {
+        try connection.first(AuthApiKey(prefix: prefix, hash: hash, now: now), readingAhead: ahead)
     }
 
     /// The principal registered for a certificate fingerprint, or nil.
-    public func certificate(fingerprint: [UInt8], now: Timestamp? = nil) throws -> CertificateAuthentication? {
-        try connection.first(AuthCertificate(fingerprint: fingerprint, now: now))
+    public func certificate(
+        fingerprint: [UInt8], now: Timestamp? = nil, readingAhead ahead: ReadAhead? = nil
+    ) throws -> CertificateAuthentication? {
+        try connection.first(AuthCertificate(fingerprint: fingerprint, now: now), readingAhead: ahead)
     }
 
     /// The principal a verified token names, created on first sight.
-    public func tokenSubject(_ subject: String, roles: [String], now: Timestamp? = nil) throws -> TokenAuthentication? {
-        try connection.first(AuthTokenSubject(subject: subject, roles: roles, now: now))
+    public func tokenSubject(
+        _ subject: String, roles: [String], now: Timestamp? = nil, readingAhead ahead: ReadAhead? = nil
+    ) throws -> TokenAuthentication? {
+        try connection.first(AuthTokenSubject(subject: subject, roles: roles, now: now), readingAhead: ahead)
     }
 
     /// Counts one request of a subject that is not a principal; nil limits mean the `anonymous` role's.

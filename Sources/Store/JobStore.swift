@@ -85,9 +85,23 @@ public struct JobStore {
         return row.isCreated ? .created(document, id: row.jobID) : .replayed(document, id: row.jobID)
     }
 
-    /// One job, or nil when it does not exist or belongs to another owner.
-    public func get(id: Int64, ownerFilter: Int64?, withProgram: Bool = false) throws -> JobDocument? {
-        try connection.first(JobGet(id: id, ownerFilter: ownerFilter, withProgram: withProgram))
+    /// One job, or nil when it does not exist or belongs to another owner. Uses the read `ahead` (from
+    /// `readAhead(id:withProgram:)`) when it came back, instead of a round trip of its own.
+    public func get(
+        id: Int64, ownerFilter: Int64?, withProgram: Bool = false, ahead: ReadAhead? = nil
+    ) throws -> JobDocument? {
+        if let result = ahead?.result(of: JobGet(id: id, ownerFilter: nil, withProgram: withProgram)) {
+            guard result.rowCount > 0 else { return nil }
+            let row = result[0]
+            if let ownerFilter, try row.int(2) != ownerFilter { return nil }
+            return try JobGet.decode(row)
+        }
+        return try connection.first(JobGet(id: id, ownerFilter: ownerFilter, withProgram: withProgram))
+    }
+
+    /// The read of `get`, to send before the caller is known: any owner's job, filtered by `get` when used.
+    public static func readAhead(id: Int64, withProgram: Bool) -> ReadAhead {
+        ReadAhead(JobGet(id: id, ownerFilter: nil, withProgram: withProgram))
     }
 
     /// The small status document.

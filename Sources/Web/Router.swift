@@ -4,6 +4,11 @@ import Domain
 /// capture only immutable values; per-request state travels in the context.
 public typealias Handler<Context> = @Sendable (Request, Context) throws -> Response
 
+/// A route's first read, prepared before the caller is known so that it can travel in authentication's database
+/// round trip. It must not depend on the caller: the handler applies the caller's filters to what comes back, and
+/// a refused request never sees it.
+public typealias Prefetch<Context> = @Sendable (Request, Context) -> Void
+
 /// One entry of the route table: method, path pattern, the access it requires and its handler.
 public struct Route<Context>: Sendable {
     public let method: String
@@ -11,13 +16,19 @@ public struct Route<Context>: Sendable {
     public let pattern: String
     public let access: Access
     public let handler: Handler<Context>
+    /// The handler's first read, for routes whose every request makes it (nil: none).
+    public let prefetch: Prefetch<Context>?
     let path: PathPattern
 
-    init(method: String, pattern: String, access: Access, handler: @escaping Handler<Context>) {
+    init(
+        method: String, pattern: String, access: Access, handler: @escaping Handler<Context>,
+        prefetch: Prefetch<Context>?
+    ) {
         self.method = method
         self.pattern = pattern
         self.access = access
         self.handler = handler
+        self.prefetch = prefetch
         self.path = PathPattern(pattern)
     }
 }
@@ -85,11 +96,12 @@ public struct Router<Context>: Sendable {
 
     /// Adds a route. Registering the same method and pattern twice is a programming error.
     public mutating func add(
-        _ method: String, _ pattern: String, access: Access, handler: @escaping Handler<Context>
+        _ method: String, _ pattern: String, access: Access, prefetch: Prefetch<Context>? = nil,
+        handler: @escaping Handler<Context>
     ) {
         precondition(
             !routes.contains { $0.method == method && $0.pattern == pattern }, "duplicate route \(method) \(pattern)")
-        let route = Route(method: method, pattern: pattern, access: access, handler: handler)
+        let route = Route(method: method, pattern: pattern, access: access, handler: handler, prefetch: prefetch)
         routes.append(route)
         methods.append(method)
         paths.append(route.path)

@@ -40,6 +40,11 @@ private struct Notify: Statement {
     var binds: [PostgresValue] { [.text(payload)] }
 }
 
+private struct DivideByZero: Statement {
+    static let sql = "SELECT 1 / $1::integer"
+    var binds: [PostgresValue] { [.int(0)] }
+}
+
 private struct TerminateBackend: Statement {
     static let sql = "SELECT pg_terminate_backend($1::integer)"
     let pid: Int32
@@ -124,6 +129,31 @@ private struct TerminateBackend: Statement {
         }
         try connection.execute(ScratchInsert(name: "after"))
         #expect(try connection.first(ScratchCount()) == 2, "the session is back in autocommit")
+    }
+
+    @Test func aReadSentAheadComesBackFromTheSameRoundTrip() throws {
+        let connection = TestDatabase.superuser()
+        try connection.execute(ScratchCreate())
+        let ahead = ReadAhead(ScratchCount())
+        #expect(ahead.result(of: ScratchCount()) == nil, "nothing before it was sent")
+        let echoed = try connection.first(Echo(text: "first", number: 1, bytes: []), readingAhead: ahead)
+        #expect(echoed?.0 == "first")
+        let count = try #require(ahead.result(of: ScratchCount()))
+        #expect(try ScratchCount.decode(count[0]) == 0)
+        #expect(ahead.result(of: Echo(text: "first", number: 1, bytes: [])) == nil, "another statement's result is not it")
+    }
+
+    @Test func aFailingReadAheadFailsItsWholeRoundTrip() throws {
+        let connection = TestDatabase.superuser()
+        try connection.execute(ScratchCreate())
+        let ahead = ReadAhead(DivideByZero())
+        #expect {
+            try connection.execute(ScratchInsert(name: "with a failing read"), readingAhead: ahead)
+        } throws: { error in
+            (error as? DatabaseError)?.sqlState == SQLState("22012")
+        }
+        #expect(ahead.result(of: DivideByZero()) == nil)
+        #expect(try connection.first(ScratchCount()) == 0, "the statement and its read were one implicit transaction")
     }
 
     /// A connection whose session the server has just ended, and that session's process id.

@@ -6,7 +6,8 @@ import Web
 /// Turns the credentials a request presents into an `Identity`, in the documented order: a TLS client
 /// certificate nginx verified, then `Authorization: Bearer <key or token>`, then `X-API-Key`.
 ///
-/// Each path costs one database round trip, which also counts the request against the principal's rate limit.
+/// Each path costs one database round trip, which also counts the request against the principal's rate limit and
+/// carries the route's read sent ahead.
 /// Failures are 401 problems with a type per cause; a wrong secret for a known key gets the same answer as an
 /// unknown key, so a key's prefix reveals nothing about it.
 struct Authenticator {
@@ -59,7 +60,8 @@ struct Authenticator {
         let unknown = Failure(
             problem: .unauthenticated(.invalidCredential, detail: "The API key is not valid.", error: "invalid_token"),
             reason: "key-unknown")
-        guard let found = try AuthStore(connection: context.connection).apiKey(prefix: prefix, hash: hash) else {
+        guard let found = try AuthStore(connection: context.connection).apiKey(
+            prefix: prefix, hash: hash, readingAhead: context.readAhead) else {
             throw unknown
         }
         guard ConstantTime.equals(found.secretHash, hash) else {
@@ -99,7 +101,8 @@ struct Authenticator {
         } catch {
             throw Failure(problem: error.problem, reason: error.reason)
         }
-        guard let found = try AuthStore(connection: context.connection).tokenSubject(claims.subject, roles: claims.roles)
+        guard let found = try AuthStore(connection: context.connection).tokenSubject(
+            claims.subject, roles: claims.roles, readingAhead: context.readAhead)
         else { throw Failure(problem: TokenFailure.claimsRejected("unknown subject").problem, reason: "token-subject") }
         try requireActive(found.principal)
         let permissions = claims.permissions ?? found.principal.permissions.compactMap(Permission.init)
@@ -125,7 +128,7 @@ struct Authenticator {
         }
         let now = context.receivedAt
         guard let found = try AuthStore(connection: context.connection).certificate(
-            fingerprint: certificate.sha256Fingerprint)
+            fingerprint: certificate.sha256Fingerprint, readingAhead: context.readAhead)
         else {
             throw Failure(
                 problem: .unauthenticated(.invalidCredential, detail: "The client certificate is not registered."),

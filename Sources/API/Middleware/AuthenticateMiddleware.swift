@@ -4,10 +4,12 @@ import Web
 /// Establishes who is calling from the credentials the request presents, if any (probes skip this).
 ///
 /// Presented but bad credentials end the request with a 401 at once, even on routes that need none: a client
-/// with a broken key should learn so. The audit row records the failure's reason.
+/// with a broken key should learn so. The audit row records the failure's reason. The route's prefetched read
+/// travels in authentication's round trip.
 struct AuthenticateMiddleware: Middleware {
     func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
         guard context.route?.access != .probe, !context.isResumed else { return try next(request, context) }
+        context.route?.prefetch?(request, context)
         do {
             if let outcome = try context.services.authenticator.authenticate(request, context: context) {
                 context.identity = outcome.identity

@@ -10,7 +10,7 @@ struct JobRoutes {
         func permission(_ text: String) -> Access { .permission(Permission(literal: text)) }
         router.add("POST", "/api/v1/jobs", access: permission("job:create"), handler: Self.submit)
         router.add("GET", "/api/v1/jobs", access: permission("job:read"), handler: Self.list)
-        router.add("GET", "/api/v1/jobs/{id}", access: permission("job:read"), handler: Self.get)
+        router.add("GET", "/api/v1/jobs/{id}", access: permission("job:read"), prefetch: Self.prefetchGet, handler: Self.get)
         router.add("GET", "/api/v1/jobs/{id}/status", access: permission("job:read"), handler: Self.status)
         router.add("GET", "/api/v1/jobs/{id}/results", access: permission("job:read"), handler: Self.results)
         router.add("POST", "/api/v1/jobs/{id}/cancel", access: permission("job:cancel"), handler: Self.cancel)
@@ -123,11 +123,22 @@ struct JobRoutes {
         let query = try BlockingQuery(request.query)
         let store = JobStore(connection: context.connection)
         return try context.blockingQuery(query, keys: [.job(id)]) {
-            guard let document = try store.get(id: id, ownerFilter: identity.ownerFilter, withProgram: withProgram) else {
+            guard let document = try store.get(
+                id: id, ownerFilter: identity.ownerFilter, withProgram: withProgram, ahead: context.takeReadAhead())
+            else {
                 throw Problem.notFound("No job \(id).")
             }
             return (document.version, .json(text: document.json))
         }
+    }
+
+    /// The job `get` reads, when the request names one well enough to read it. Not for blocking queries: their
+    /// read must come after they note the last change they have seen (`blockingQuery`), or they could miss one.
+    @Sendable static func prefetchGet(_ request: Request, _ context: RequestContext) {
+        guard request.query["index"] == nil, let id = try? jobID(request),
+            let withProgram = try? includesProgram(request.query)
+        else { return }
+        context.readAhead = JobStore.readAhead(id: id, withProgram: withProgram)
     }
 
     /// The small status document of a job.

@@ -44,10 +44,10 @@ extension JobDocumentStatement {
     }
 }
 
-/// One job as JSON with its version, visible to the owner filter (null: every owner).
+/// One job as JSON with its version and owner, visible to the owner filter (null: every owner).
 struct JobGet: JobDocumentStatement {
     static let sql = """
-        SELECT j.version, \(jobJSON(program: "CASE WHEN $3::boolean THEN j.program END")) FROM job j
+        SELECT j.version, \(jobJSON(program: "CASE WHEN $3::boolean THEN j.program END")), j.owner_id FROM job j
         WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint)
         """
     let id: Int64
