@@ -117,23 +117,24 @@ extension RequestContext {
     /// together (synchronously), or neither does. A thrown error rolls both back; the request's audit row is then
     /// written after the response, with the error's status.
     ///
-    /// Job changes are announced (NOTIFY) after the commit, in a statement of their own: a NOTIFY inside the
-    /// transaction would hold a database-wide lock through the synchronous flush (0006_deferred_job_notifications).
+    /// Job changes are announced (NOTIFY) after the commit, in a statement of its own that rides in the COMMIT's
+    /// round trip: a NOTIFY inside the transaction would hold a database-wide lock through the synchronous flush
+    /// (0006_deferred_job_notifications).
     public func transaction(_ body: () throws -> Response) throws -> Response {
-        let response = try connection.transaction(synchronousCommit: true) {
+        let response = try connection.transaction(
+            synchronousCommit: true, followedBy: JobStore.announcement,
+            followUpFailed: { error in
+                // The change is committed; its long-polls answer when their wait ends instead of at once.
+                Log.message(
+                    .warn, "job changes not announced",
+                    [("request_id", .string(self.requestID)), ("error", .string(String(reflecting: error)))])
+            }
+        ) {
             let response = try body()
             AuditStore(connection: connection).insertBeforeCommit(auditEntry(status: response.status))
             return response
         }
         isAudited = true
-        do {
-            try JobStore(connection: connection).announceChanges()
-        } catch {
-            // The change is committed; its long-polls answer when their wait ends instead of at once.
-            Log.message(
-                .warn, "job changes not announced",
-                [("request_id", .string(requestID)), ("error", .string(String(reflecting: error)))])
-        }
         return response
     }
 

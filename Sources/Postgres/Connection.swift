@@ -91,8 +91,8 @@ public final class Connection {
         pending.append(.statement(key: ObjectIdentifier(S.self), sql: S.sql, binds: statement.binds))
     }
 
-    /// Runs a statement and, in the same round trip right after it, a read that does not depend on its outcome;
-    /// the read's result lands in `ahead`. A failure of either fails both, as one round trip.
+    /// Runs a statement and, in the same round trip right after it (so it sees the statement's effects), a read
+    /// whose result lands in `ahead`. A failure of either fails both, as one round trip.
     @discardableResult
     public func execute<S: Statement>(_ statement: S, readingAhead ahead: ReadAhead) throws -> QueryResult {
         let results = try roundTrip([
@@ -144,21 +144,34 @@ public final class Connection {
         let startsTransaction = commands.contains { if case .text("BEGIN") = $0 { true } else { false } }
         let endsTransaction = if case .text("COMMIT")? = wanted.last { true } else { false }
         do {
-            return try send(commands, keepingLast: wanted.count)
+            return try send(commands, keepingLast: wanted.count).kept
         } catch let error as DatabaseError
             where error.isConnectionFailure && (!isInTransaction || startsTransaction) && !endsTransaction
         {
             let wasInTransaction = isInTransaction
             close()
             isInTransaction = wasInTransaction
-            return try send(commands, keepingLast: wanted.count)
+            return try send(commands, keepingLast: wanted.count).kept
         }
+    }
+
+    /// What came back from one round trip.
+    private struct Replies {
+        /// The results of the commands asked for, in order.
+        var kept: [OpaquePointer] = []
+        /// How the independent last command failed, if it did (see `send`).
+        var independentFailure: (any Error)?
     }
 
     /// One round trip: a lone statement is executed as it is; several go in libpq's pipeline mode, ending in one
     /// Sync, so the server runs them in order and stops at the first error. Returns the results of the last
     /// `kept` commands.
-    private func send(_ commands: [PipelinedCommand], keepingLast kept: Int) throws -> [OpaquePointer] {
+    ///
+    /// With `independentLast`, the last command follows a COMMIT and runs in a transaction of its own: its failure
+    /// cannot undo what came before it, so it is returned in `independentFailure` instead of thrown.
+    private func send(
+        _ commands: [PipelinedCommand], keepingLast kept: Int, independentLast: Bool = false
+    ) throws -> Replies {
         try open()
         if commands.count == 1 {
             let result: OpaquePointer?
@@ -172,7 +185,7 @@ public final class Connection {
                 }
             }
             try check(result, handle: handle)
-            return [result!]
+            return Replies(kept: [result!])
         }
         let names = try commands.map { command -> String? in
             guard case .statement(let key, let sql, _) = command else { return nil }
@@ -194,18 +207,23 @@ public final class Connection {
         guard PQpipelineSync(handle) == 1 else { throw brokenSession() }
         var keptResults: [OpaquePointer] = []
         var firstError: (any Error)?
-        func clearKept() {
+        var independentFailure: (any Error)?
+        // Set once every command before the independent last one came back without error: from then on a broken
+        // session is that command's failure, not the round trip's.
+        var reachedIndependent = false
+        func fail(_ error: any Error) throws -> Replies {
+            if reachedIndependent { return Replies(kept: keptResults, independentFailure: error) }
             keptResults.forEach { PQclear($0) }
-            keptResults.removeAll()
+            throw error
         }
         for index in commands.indices {
-            guard let result = PQgetResult(handle) else {
-                clearKept()
-                throw brokenSession()
-            }
+            if independentLast, index == commands.count - 1, firstError == nil { reachedIndependent = true }
+            guard let result = PQgetResult(handle) else { return try fail(brokenSession()) }
             while let extra = PQgetResult(handle) { PQclear(extra) }
             if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
                 PQclear(result)
+            } else if reachedIndependent {
+                do { try check(result, handle: handle); PQclear(result) } catch { independentFailure = error }
             } else if firstError == nil, index >= commands.count - kept {
                 do { try check(result, handle: handle); keptResults.append(result) } catch { firstError = error }
             } else if firstError == nil {
@@ -213,22 +231,19 @@ public final class Connection {
             } else {
                 PQclear(result)
             }
-            if handle == nil {
-                clearKept()
-                throw firstError ?? brokenSession()
-            }
+            if handle == nil { return try fail(independentFailure ?? firstError ?? brokenSession()) }
         }
         let sync = PQgetResult(handle)
         defer { PQclear(sync) }
         guard PQresultStatus(sync) == PGRES_PIPELINE_SYNC, PQexitPipelineMode(handle) == 1 else {
-            clearKept()
-            throw brokenSession()
+            let broken = brokenSession()
+            return try fail(independentFailure ?? broken)
         }
         if let firstError {
-            clearKept()
+            keptResults.forEach { PQclear($0) }
             throw firstError
         }
-        return keptResults
+        return Replies(kept: keptResults, independentFailure: independentFailure)
     }
 
     /// The name of the statement prepared on this session for `key`, preparing it the first time.
@@ -292,10 +307,17 @@ public final class Connection {
     ///
     /// Serialization failures and deadlocks (40001, 40P01) are retried up to three attempts in all, since the
     /// server asks for exactly that; `body` must therefore be safe to run again.
-    /// - Parameter synchronousCommit: true makes COMMIT wait for the WAL flush even when the session's default is
-    ///   asynchronous (the responders read asynchronously and change synchronously).
+    /// - Parameters:
+    ///   - synchronousCommit: true makes COMMIT wait for the WAL flush even when the session's default is
+    ///     asynchronous (the responders read asynchronously and change synchronously).
+    ///   - followUp: a statement to run right after a COMMIT, in the same round trip but in a transaction of its own
+    ///     (an announcement of what was committed, say). Its failure cannot undo the commit: it goes to
+    ///     `followUpFailed` and the transaction still returns its value. Nothing committed, nothing follows.
     @discardableResult
-    public func transaction<T>(synchronousCommit: Bool = false, _ body: () throws -> T) throws -> T {
+    public func transaction<T>(
+        synchronousCommit: Bool = false, followedBy followUp: (any Statement)? = nil,
+        followUpFailed: (any Error) -> Void = { _ in }, _ body: () throws -> T
+    ) throws -> T {
         precondition(!isInTransaction, "transactions do not nest")
         var attempt = 1
         while true {
@@ -308,6 +330,8 @@ public final class Connection {
                 if pending.count == start.count, case .text("BEGIN")? = pending.first {
                     // The body sent and queued nothing: there is no transaction to commit.
                     pending.removeAll()
+                } else if let followUp {
+                    if let failure = try commit(followedBy: followUp) { followUpFailed(failure) }
                 } else {
                     try roundTrip([.text("COMMIT")]).forEach { PQclear($0) }
                 }
@@ -323,6 +347,16 @@ public final class Connection {
                 throw error
             }
         }
+    }
+
+    /// Sends COMMIT (after what is pending) and `followUp` in one round trip; returns the follow-up's failure.
+    /// Never sent again: a COMMIT that may have arrived must not be repeated.
+    private func commit<S: Statement>(followedBy followUp: S) throws -> (any Error)? {
+        let commands = pending + [
+            .text("COMMIT"), .statement(key: ObjectIdentifier(S.self), sql: S.sql, binds: followUp.binds),
+        ]
+        pending.removeAll()
+        return try send(commands, keepingLast: 0, independentLast: true).independentFailure
     }
 
     private func rollback() {

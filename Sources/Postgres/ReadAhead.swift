@@ -1,5 +1,5 @@
-/// A read sent in the round trip of another statement it does not depend on, and its result once that round trip
-/// came back (see `Connection.execute(_:readingAhead:)`).
+/// A read sent in the round trip of another statement, before anyone knows whether its result will be wanted, and
+/// that result once the round trip came back (see `Connection.execute(_:readingAhead:)`).
 ///
 /// Whoever reads the result checks with `result(of:)` that it is the read they would have sent themselves.
 public final class ReadAhead {

@@ -76,12 +76,16 @@ public struct JobStore {
     }
 
     /// Inserts a job (or finds the job of a live Idempotency-Key) and returns it rendered.
+    /// One round trip: the job's document is read right after `job_submit`, in the same pipeline.
     public func submit(_ submission: JobSubmission) throws -> SubmitOutcome {
-        guard let row = try connection.first(JobSubmit(submission: submission)) else {
+        let read = JobSubmittedGet(ownerID: submission.ownerID)
+        let ahead = ReadAhead(read)
+        guard let row = try connection.first(JobSubmit(submission: submission), readingAhead: ahead) else {
             throw DatabaseError(sqlState: SQLState("P0002"), message: "job_submit returned no row")
         }
         if !row.isSameRequest { return .keyReused }
-        guard let document = try get(id: row.jobID, ownerFilter: submission.ownerID) else { return .keyJobGone }
+        guard let result = ahead.result(of: read), result.rowCount > 0 else { return .keyJobGone }
+        let document = try JobSubmittedGet.decode(result[0])
         return row.isCreated ? .created(document, id: row.jobID) : .replayed(document, id: row.jobID)
     }
 
@@ -159,12 +163,9 @@ public struct JobStore {
         try connection.first(ClusterStatusGet()) ?? "{}"
     }
 
-    /// Sends the notifications of committed job changes a deferring session collected (call after COMMIT);
-    /// returns how many jobs it announced.
-    @discardableResult
-    public func announceChanges() throws -> Int64 {
-        try connection.first(JobAnnounce()) ?? 0
-    }
+    /// The statement that sends the notifications of committed job changes a deferring session collected, for
+    /// `Connection.transaction(followedBy:)`: it runs right after COMMIT, in the same round trip.
+    public static var announcement: any Statement { JobAnnounce() }
 
     /// Numbers committed events; returns the highest event number.
     @discardableResult

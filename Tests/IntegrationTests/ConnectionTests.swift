@@ -156,6 +156,42 @@ private struct TerminateBackend: Statement {
         #expect(try connection.first(ScratchCount()) == 0, "the statement and its read were one implicit transaction")
     }
 
+    @Test func aFailingFollowUpLeavesTheCommitStanding() throws {
+        let connection = TestDatabase.superuser()
+        try connection.execute(ScratchCreate())
+        var failures: [any Error] = []
+        let value = try connection.transaction(followedBy: DivideByZero(), followUpFailed: { failures.append($0) }) {
+            try connection.execute(ScratchInsert(name: "committed"))
+            return 7
+        }
+        #expect(value == 7)
+        #expect(failures.count == 1 && (failures.first as? DatabaseError)?.sqlState == SQLState("22012"))
+        #expect(!connection.isInTransaction)
+        #expect(try connection.first(ScratchCount()) == 1, "the follow-up's failure did not undo the commit")
+    }
+
+    @Test func aFollowUpRunsOnlyAfterACommit() throws {
+        let connection = TestDatabase.superuser()
+        try connection.execute(ScratchCreate())
+        try connection.execute(ScratchInsert(name: "taken"))
+        var failures: [any Error] = []
+        #expect {
+            try connection.transaction(followedBy: ScratchInsert(name: "follow-up"), followUpFailed: { failures.append($0) }) {
+                connection.executeBeforeCommit(ScratchInsert(name: "taken"))
+            }
+        } throws: { error in
+            (error as? DatabaseError)?.sqlState == .uniqueViolation
+        }
+        try connection.transaction(followedBy: ScratchInsert(name: "follow-up"), followUpFailed: { failures.append($0) }) {}
+        #expect(failures.isEmpty)
+        #expect(try connection.first(ScratchCount()) == 1, "no follow-up after a failed commit or an empty transaction")
+        try connection.transaction(followedBy: ScratchInsert(name: "follow-up"), followUpFailed: { failures.append($0) }) {
+            try connection.execute(ScratchInsert(name: "second"))
+        }
+        #expect(failures.isEmpty)
+        #expect(try connection.first(ScratchCount()) == 3, "the follow-up ran after the commit")
+    }
+
     /// A connection whose session the server has just ended, and that session's process id.
     func connectionWithADeadSession() throws -> (connection: Connection, deadPID: Int32) {
         let victim = TestDatabase.superuser()

@@ -24,6 +24,13 @@ private struct DeleteJobs: Statement {
     var binds: [PostgresValue] { [] }
 }
 
+private struct Announce: Statement {
+    static let sql = "SELECT job_announce()"
+    typealias Row = Int64
+    var binds: [PostgresValue] { [] }
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
 private struct Rollback: Error {}
 
 /// Job notifications: inside the transaction for ordinary sessions, after COMMIT for deferring ones (the
@@ -47,9 +54,9 @@ private struct Rollback: Error {}
             try #require(try writer.first(InsertCommandJob(name: "notification-test-committed")))
         }
         #expect(try !pairs(on: listener, within: 300).contains(committed), "nothing before job_announce()")
-        #expect(try JobStore(connection: writer).announceChanges() == 1)
+        #expect(try writer.first(Announce()) == 1)
         #expect(try pairs(on: listener, within: 2000).contains(committed))
-        #expect(try JobStore(connection: writer).announceChanges() == 0, "announced once")
+        #expect(try writer.first(Announce()) == 0, "announced once")
 
         #expect(throws: Rollback.self) {
             try writer.transaction(synchronousCommit: true) {
@@ -57,7 +64,24 @@ private struct Rollback: Error {}
                 throw Rollback()
             }
         }
-        #expect(try JobStore(connection: writer).announceChanges() == 0, "a rolled-back change is not announced")
+        #expect(try writer.first(Announce()) == 0, "a rolled-back change is not announced")
+    }
+
+    @Test func theAnnouncementRidesWithTheCommit() throws {
+        let listener = TestDatabase.superuser()
+        try listener.listen("job_changed")
+        let writer = TestDatabase.superuser()
+        defer { _ = try? writer.execute(DeleteJobs()) }
+        try writer.execute(DeferNotifications())
+        var failures: [any Error] = []
+        let committed = try writer.transaction(
+            synchronousCommit: true, followedBy: JobStore.announcement, followUpFailed: { failures.append($0) }
+        ) {
+            try #require(try writer.first(InsertCommandJob(name: "notification-test-followed")))
+        }
+        #expect(failures.isEmpty)
+        #expect(try pairs(on: listener, within: 2000).contains(committed))
+        #expect(try writer.first(Announce()) == 0, "nothing left to announce")
     }
 
     @Test func otherSessionsNotifyInsideTheTransaction() throws {
@@ -69,6 +93,6 @@ private struct Rollback: Error {}
             try #require(try writer.first(InsertCommandJob(name: "notification-test-immediate")))
         }
         #expect(try pairs(on: listener, within: 2000).contains(committed))
-        #expect(try JobStore(connection: writer).announceChanges() == 0)
+        #expect(try writer.first(Announce()) == 0)
     }
 }

@@ -56,6 +56,18 @@ struct JobGet: JobDocumentStatement {
     var binds: [PostgresValue] { [.int(id), .int(ownerFilter), .bool(withProgram)] }
 }
 
+/// The job `job_submit` just created or found, as JSON with its version: sent in the same round trip right after
+/// it, before its id is known (`switchyard.submitted_job`, 0010_submit_names_its_job.sql). No row when the job an
+/// Idempotency-Key names was deleted.
+struct JobSubmittedGet: JobDocumentStatement {
+    static let sql = """
+        SELECT j.version, \(jobJSON()) FROM job j
+        WHERE j.id = nullif(current_setting('switchyard.submitted_job', true), '')::bigint AND j.owner_id = $1::bigint
+        """
+    let ownerID: Int64
+    var binds: [PostgresValue] { [.int(ownerID)] }
+}
+
 /// The small status document of a job.
 struct JobStatusGet: JobDocumentStatement {
     static let sql = """
