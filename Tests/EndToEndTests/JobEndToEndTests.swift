@@ -105,6 +105,19 @@ import Testing
         #expect(ids.withLock { $0.count } == 1)
     }
 
+    @Test func aKeyWhoseJobWasDeletedIsAConflict() throws {
+        let user = try Fixtures.user("idempotent-deleted", roles: ["researcher"])
+        let key = UUID().uuidString
+        let id = try #require(try submit(user, key: key).json?["id"] as? Int)
+        #expect(try user.post("/api/v1/jobs/\(id)/cancel", json: "{}").status == 200)
+        #expect(try user.send("DELETE", "/api/v1/jobs/\(id)").status == 204)
+        let again = try submit(user, key: key)
+        #expect(again.status == 409)
+        #expect((again.json?["detail"] as? String)?.contains("deleted") == true, "\(again.text)")
+        let items = try user.get("/api/v1/jobs").json?["items"] as? [[String: Any]]
+        #expect(items?.isEmpty == true, "the replay made no new job")
+    }
+
     @Test func anotherOwnersJobIsNotFound() throws {
         let alice = try Fixtures.user("iso-a", roles: ["researcher"])
         let bob = try Fixtures.user("iso-b", roles: ["researcher"])
