@@ -139,3 +139,70 @@ private struct RollbackTest: Error {}
         }
     }
 }
+
+private struct TriggerFunctionSettings: Statement {
+    static let sql = "SELECT coalesce(proconfig, '{}') FROM pg_proc WHERE proname = 'job_after_update'"
+    typealias Row = [String]
+    var binds: [PostgresValue] { [] }
+    static func decode(_ row: ResultRow) throws -> [String] { try row.stringArray(0) }
+}
+
+private struct InsertQueuedJobs: Statement {
+    static let sql = """
+        INSERT INTO job (owner_id, name, kind, target, program)
+        SELECT (SELECT id FROM principal ORDER BY id LIMIT 1), 'statement-trigger-' || g, 'command', 'sim-statevector', '{}'
+        FROM generate_series(1, $1::integer) g
+        RETURNING id
+        """
+    typealias Row = Int64
+    let count: Int
+    var binds: [PostgresValue] { [.int(Int64(count))] }
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
+private struct ScheduleMany: Statement {
+    static let sql = """
+        UPDATE job SET state = 'scheduled', device_id = 'sim-statevector', scheduled_at = now(), updated_at = now(),
+                       version = version + 1
+        WHERE id = ANY ($1::bigint[])
+        """
+    let ids: [Int64]
+    var binds: [PostgresValue] { [.intArray(ids)] }
+}
+
+private struct SchedulingFacts: Statement {
+    static let sql = """
+        SELECT (SELECT count(*) FROM job_event WHERE job_id = ANY ($1::bigint[]) AND to_state = 'scheduled'),
+               (SELECT active_jobs FROM device WHERE id = 'sim-statevector')
+        """
+    typealias Row = (events: Int64, active: Int64)
+    let ids: [Int64]
+    var binds: [PostgresValue] { [.intArray(ids)] }
+    static func decode(_ row: ResultRow) throws -> Row { (try row.int(0), try row.int(1)) }
+}
+
+/// The statement trigger of job UPDATEs (events, device and owner counters) after a session's plans were made
+/// for small statements (sql/migrations/0011).
+@Suite(.enabled(if: TestDatabase.isAvailable)) struct JobStatementTriggerTests {
+    /// Its cost is what 0011 fixed, and tests assert no timings: this pins the setting that keeps its joins of the
+    /// transition tables linear (hash joins) whatever size the cached plans were made for.
+    @Test func theTriggerNeverJoinsItsTransitionTablesByNestedLoop() throws {
+        #expect(try TestDatabase.superuser().first(TriggerFunctionSettings())?.contains("enable_nestloop=off") == true)
+    }
+
+    @Test func aLargeUpdateAfterSmallOnesKeepsEventsAndCountersExact() throws {
+        let connection = TestDatabase.superuser()
+        #expect(throws: RollbackTest.self) {
+            try connection.transaction {
+                let before = try #require(try connection.first(SchedulingFacts(ids: [])))
+                let ids = try connection.rows(InsertQueuedJobs(count: 307))
+                for id in ids.prefix(7) { try connection.execute(ScheduleMany(ids: [id])) }
+                try connection.execute(ScheduleMany(ids: Array(ids.dropFirst(7))))
+                let after = try #require(try connection.first(SchedulingFacts(ids: ids)))
+                #expect(after.events == 307)
+                #expect(after.active - before.active == 307)
+                throw RollbackTest()
+            }
+        }
+    }
+}
