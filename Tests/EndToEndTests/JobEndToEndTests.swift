@@ -224,16 +224,20 @@ import Testing
     }
 
     @Test func queueStatsAndClusterStatus() throws {
+        let allJobStates: Set<String> = ["queued", "scheduled", "running", "succeeded", "failed", "cancelled", "timed_out"]
         let user = try Fixtures.user("stats", roles: ["user"])
         _ = try submit(user)
         let stats = try user.get("/api/v1/queue/stats")
         #expect(stats.status == 200)
         #expect((stats.json?["queued"] as? Int ?? 0) >= 1)
-        #expect(stats.json?["by_state"] is [String: Any])
+        let byState = try #require(stats.json?["by_state"] as? [String: Int])
+        #expect(Set(byState.keys) == allJobStates, "every state, 0 when none")
+        #expect(byState["queued"] ?? 0 >= 1)
         #expect(stats.json?["oldest_queued_age_s"] is Double)
         let cluster = try user.get("/api/v1/cluster/status")
         #expect(cluster.status == 200)
         #expect((cluster.json?["devices_by_status"] as? [String: Any])?["online"] as? Int ?? 0 >= 1)
         #expect(cluster.json?["queue_depth"] is Int)
+        #expect((cluster.json?["jobs_by_state"] as? [String: Int])?.keys.sorted() == allJobStates.sorted())
     }
 }

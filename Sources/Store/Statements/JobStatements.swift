@@ -197,13 +197,18 @@ struct JobDelete: Statement {
     static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
 }
 
-/// Counts by state and by target, and the age of the oldest queued job, over every owner.
+/// Counts by state and by target, and the age of the oldest queued job, over every owner. Live jobs are counted
+/// through the partial indexes of the queued and of the active states, finished ones from their tally
+/// (sql/migrations/0012), so the cost follows the live work, not the history.
 struct QueueStatsGet: Statement {
     static let sql = """
         SELECT json_build_object(
-            'by_state', (SELECT coalesce(json_object_agg(state, n), '{}') FROM (SELECT state, count(*) AS n FROM job GROUP BY state) s),
+            'by_state', (SELECT json_object_agg(state, jobs) FROM job_counts_by_state()),
             'by_target', (SELECT coalesce(json_object_agg(target, n), '{}')
-                          FROM (SELECT target, count(*) AS n FROM job WHERE state IN ('queued', 'scheduled', 'running')
+                          FROM (SELECT target, count(*) AS n
+                                FROM (SELECT target FROM job WHERE state = 'queued'
+                                      UNION ALL
+                                      SELECT target FROM job WHERE state IN ('scheduled', 'running')) live
                                 GROUP BY target) t),
             'queued', (SELECT count(*) FROM job WHERE state = 'queued'),
             'oldest_queued_age_s', (SELECT extract(epoch FROM now() - min(created_at)) FROM job WHERE state = 'queued')
@@ -220,7 +225,7 @@ struct ClusterStatusGet: Statement {
         SELECT json_build_object(
             'devices_by_status', (SELECT coalesce(json_object_agg(status, n), '{}')
                                   FROM (SELECT status, count(*) AS n FROM device WHERE retired_at IS NULL GROUP BY status) d),
-            'jobs_by_state', (SELECT coalesce(json_object_agg(state, n), '{}') FROM (SELECT state, count(*) AS n FROM job GROUP BY state) s),
+            'jobs_by_state', (SELECT json_object_agg(state, jobs) FROM job_counts_by_state()),
             'capacity', (SELECT coalesce(sum(capacity), 0) FROM device WHERE retired_at IS NULL AND status = 'online'),
             'active', (SELECT count(*) FROM job WHERE state IN ('scheduled', 'running')),
             'queue_depth', (SELECT count(*) FROM job WHERE state = 'queued'),
