@@ -44,10 +44,15 @@ public final class Connection {
     /// The server process id of this session, for `pg_terminate_backend` and logs.
     public var backendPID: Int32 { handle.map { PQbackendPID($0) } ?? 0 }
 
-    /// Opens the session if it is not open, dropping a broken one first.
+    /// Opens the session if it is not open, dropping a broken one first. A transaction being started keeps its
+    /// bookkeeping: its first round trip opens the session and carries its BEGIN.
     public func open() throws {
         if isOpen { return }
-        close()
+        if let handle {
+            PQfinish(handle)
+            self.handle = nil
+            preparedNames.removeAll()
+        }
         guard let connection = PQconnectdb(conninfo) else {
             throw DatabaseError(sqlState: .connectionFailure, message: "out of memory creating a connection")
         }

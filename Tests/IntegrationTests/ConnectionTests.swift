@@ -104,6 +104,18 @@ private struct TerminateBackend: Statement {
         #expect(try connection.first(ScratchCount()) == 4)
     }
 
+    /// The first round trip of a session that was never opened opens it: the transaction it starts stays one.
+    @Test func aTransactionMayBeTheSessionsFirstUse() throws {
+        let connection = TestDatabase.superuser()
+        #expect(!connection.isOpen)
+        try connection.transaction {
+            try connection.execute(ScratchCreate())
+            #expect(connection.isInTransaction)
+            connection.executeBeforeCommit(ScratchInsert(name: "queued after the opening round trip"))
+        }
+        #expect(try connection.first(ScratchCount()) == 1)
+    }
+
     @Test func aFailingQueuedWriteRollsTheWholeTransactionBack() throws {
         let connection = TestDatabase.superuser()
         try connection.execute(ScratchCreate())
