@@ -107,7 +107,7 @@ SQL
 stack_start_responders() {
     local socket=$1 processes=$2 binary=$3
     rm -f "$socket"
-    SWIFT_BACKTRACE=enable=no spawn-fcgi -n -s "$socket" -M 0666 -- \
+    SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no} spawn-fcgi -n -s "$socket" -M 0666 -- \
         /usr/bin/multiwatch -f "$processes" -r 3 -t "${STACK_RESPAWN_WINDOW_MS:-1000}" -s TERM -- "$binary" &
     STACK_RESPONDERS_PID=$!
     STACK_PIDS+=("$STACK_RESPONDERS_PID")
