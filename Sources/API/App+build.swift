@@ -40,13 +40,15 @@ public struct App: Sendable {
         }
     }
 
-    /// Answers one request, or parks it (a blocking query with nothing new yet); never throws, since the chain's
-    /// problem boundary renders every failure.
+    /// Answers one request, parks it (a blocking query with nothing new yet) or queues it (a submit, for the
+    /// batcher); never throws, since the chain's problem boundary renders every failure.
     public func respond(to request: Request, context: RequestContext) -> Outcome {
         do {
             return .response(try pipeline(request, context))
         } catch let park as Park {
             return .parked(park)
+        } catch let queued as QueuedSubmit {
+            return .queued(queued)
         } catch {
             return .response(
                 ProblemBoundaryMiddleware.problem(for: error, context: context).response(requestID: context.requestID))

@@ -53,6 +53,8 @@ public final class RequestContext {
     /// True when a parked long-poll runs again: authentication and rate limiting already happened, and the
     /// handler must answer now instead of parking.
     public internal(set) var isResumed = false
+    /// What the submit batcher made of this request's submission, for the submit handler's second run.
+    public internal(set) var submitOutcome: Result<JobStore.SubmitOutcome, any Error>?
 
     public convenience init(request: Request, connection: Connection, config: Configuration, services: Services) {
         self.init(
@@ -131,7 +133,7 @@ extension RequestContext {
             }
         ) {
             let response = try body()
-            AuditStore(connection: connection).insertBeforeCommit(auditEntry(status: response.status))
+            AuditStore(connection: connection).insertBeforeCommit([auditEntry(status: response.status)])
             return response
         }
         isAudited = true

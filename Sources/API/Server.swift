@@ -69,13 +69,21 @@ public enum Server {
             }
             helpers.append(thread)
         }
+        let start = BatcherStart(app.services.submits, app: app, config: config)
+        guard pthread_create(&thread, nil, submitBatcherThreadEntry, Unmanaged.passRetained(start).toOpaque()) == 0 else {
+            Log.message(.error, "cannot start the submit batching thread")
+            return 71
+        }
+        helpers.append(thread)
         Log.message(.info, "responder started", [("pid", .int(Int64(getpid()))), ("threads", .int(Int64(threads.count)))])
 
         waitForStop(stopSet: stopSet, config: config, lifecycle: lifecycle, listener: listener)
         listener.stop()
         for thread in threads { pthread_join(thread, nil) }
-        // Parked long-polls are answered now with what they would see; their clients poll again.
+        // Parked long-polls are answered now with what they would see; their clients poll again. Queued submits
+        // are committed and answered.
         hub.shutDown()
+        app.services.submits.shutDown()
         for thread in helpers { pthread_join(thread, nil) }
         Log.message(.info, "responder stopped", [("pid", .int(Int64(getpid()))), ("served", .int(Int64(lifecycle.served)))])
         return 0

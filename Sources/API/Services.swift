@@ -6,6 +6,8 @@ public final class Services: Sendable {
     let authenticator: Authenticator
     /// The process's parked long-polls (idle unless the server starts its listener and resume threads).
     let hub = WaitHub()
+    /// The process's queue of validated submits (idle unless the server starts its batching thread).
+    let submits = SubmitBatcher()
 
     /// Loads key material; unreadable or unusable keys are configuration errors (exit 78 at start).
     public init(config: Configuration) throws(ConfigError) {

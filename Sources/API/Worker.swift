@@ -34,7 +34,7 @@ final class Worker {
             case .request:
                 lifecycle.requestStarted()
                 if serve(slot, connection: connection, log: log, audit: audit) == .parked {
-                    // The hub owns that slot now; accept the next request into a fresh one.
+                    // The hub or the submit batcher owns that slot now; accept the next request into a fresh one.
                     slot = FastCGIRequest()
                 }
                 lifecycle.requestFinished()
@@ -74,6 +74,10 @@ final class Worker {
             response = answer
         case .parked(let park):
             app.services.hub.park(ParkedRequest(slot: slot, request: request, context: context, park: park))
+            return .parked
+        case .queued(let queued):
+            app.services.submits.enqueue(
+                BatchedSubmit(slot: slot, request: request, context: context, submission: queued.submission))
             return .parked
         }
         do {

@@ -104,10 +104,11 @@ public struct AuditStore {
         try connection.execute(AuditInsert(entries: entries))
     }
 
-    /// Appends a row to the caller's transaction without a round trip of its own: it goes with the transaction's
+    /// Appends rows to the caller's transaction without a round trip of its own: it goes with the transaction's
     /// next statement or its COMMIT, and an error in it rolls the transaction back.
-    public func insertBeforeCommit(_ entry: AuditEntry) {
-        connection.executeBeforeCommit(AuditInsert(entries: [entry]))
+    public func insertBeforeCommit(_ entries: [AuditEntry]) {
+        guard !entries.isEmpty else { return }
+        connection.executeBeforeCommit(AuditInsert(entries: entries))
     }
 
     /// Up to `limit` rows matching `filter`, newest first, before the cursor id.

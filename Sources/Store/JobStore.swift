@@ -75,18 +75,28 @@ public struct JobStore {
         case keyJobGone
     }
 
-    /// Inserts a job (or finds the job of a live Idempotency-Key) and returns it rendered.
-    /// One round trip: the job's document is read right after `job_submit`, in the same pipeline.
-    public func submit(_ submission: JobSubmission) throws -> SubmitOutcome {
-        let read = JobSubmittedGet(ownerID: submission.ownerID)
+    /// Inserts jobs (or finds the jobs of live Idempotency-Keys) in one statement and returns them rendered, in the
+    /// order of `submissions`. One round trip: the documents are read right after `job_submit_batch`, in the same
+    /// pipeline. The same owner's Idempotency-Key may appear only once in a call.
+    public func submit(_ submissions: [JobSubmission]) throws -> [SubmitOutcome] {
+        let read = JobsSubmittedGet()
         let ahead = ReadAhead(read)
-        guard let row = try connection.first(JobSubmit(submission: submission), readingAhead: ahead) else {
-            throw DatabaseError(sqlState: SQLState("P0002"), message: "job_submit returned no row")
+        let result = try connection.execute(JobSubmitBatch(submissions: submissions), readingAhead: ahead)
+        guard result.rowCount == submissions.count, let documentRows = ahead.result(of: read) else {
+            throw DatabaseError(sqlState: SQLState("P0002"), message: "job_submit_batch returned too few rows")
         }
-        if !row.isSameRequest { return .keyReused }
-        guard let result = ahead.result(of: read), result.rowCount > 0 else { return .keyJobGone }
-        let document = try JobSubmittedGet.decode(result[0])
-        return row.isCreated ? .created(document, id: row.jobID) : .replayed(document, id: row.jobID)
+        var documents: [Int64: JobDocument] = [:]
+        for index in 0..<documentRows.rowCount {
+            let row = try JobsSubmittedGet.decode(documentRows[index])
+            documents[row.id] = row.document
+        }
+        return try (0..<result.rowCount).map { index in
+            let row = try JobSubmitBatch.decode(result[index])
+            guard let id = row.jobID else { return .keyJobGone }
+            guard row.isSameRequest else { return .keyReused }
+            guard let document = documents[id] else { return .keyJobGone }
+            return row.isCreated ? .created(document, id: id) : .replayed(document, id: id)
+        }
     }
 
     /// One job, or nil when it does not exist or belongs to another owner. Uses the read `ahead` (from

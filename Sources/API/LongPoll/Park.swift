@@ -9,12 +9,16 @@ public enum WaitKey: Hashable, Sendable {
     case all
 }
 
+/// Thrown by a handler that leaves its request to another thread to answer: not a failure, so every middleware
+/// lets it through untouched.
+public protocol Handoff: Error {}
+
 /// Thrown by a handler whose blocking query has nothing new yet: the request is parked until one of `keys`
 /// changes or the deadline passes, then its handler runs again and answers whatever it finds.
 ///
 /// Every middleware lets it through untouched; the worker hands the request to the process's `WaitHub` and goes
 /// back to accepting, so a parked request costs no thread and no database connection.
-public struct Park: Error {
+public struct Park: Handoff {
     public let keys: [WaitKey]
     /// On the monotonic clock (`SystemClock.monotonicNanoseconds`).
     public let deadline: UInt64
@@ -27,6 +31,8 @@ public struct Park: Error {
 public enum Outcome {
     case response(Response)
     case parked(Park)
+    /// A validated submit for the process's `SubmitBatcher`.
+    case queued(QueuedSubmit)
 }
 
 /// A parked request on its way between threads: the FastCGI slot, the request and its context.

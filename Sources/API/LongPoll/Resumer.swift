@@ -36,7 +36,7 @@ final class Resumer {
             let response: Response
             switch app.respond(to: parked.request, context: context) {
             case .response(let answer): response = answer
-            case .parked: response = ProblemBoundaryMiddleware.problem(for: Problem.internalError, context: context)
+            case .parked, .queued: response = ProblemBoundaryMiddleware.problem(for: Problem.internalError, context: context)
                 .response(requestID: context.requestID)
             }
             do {

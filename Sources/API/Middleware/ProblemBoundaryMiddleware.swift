@@ -8,8 +8,8 @@ struct ProblemBoundaryMiddleware: Middleware {
     func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
         do {
             return try next(request, context)
-        } catch let park as Park {
-            throw park
+        } catch let handoff as any Handoff {
+            throw handoff
         } catch {
             return Self.problem(for: error, context: context).response(requestID: context.requestID)
         }

@@ -27,8 +27,8 @@ struct RateLimitMiddleware: Middleware {
             var response = try next(request, context)
             response.headers.append(contentsOf: headers)
             return response
-        } catch let park as Park {
-            throw park
+        } catch let handoff as any Handoff {
+            throw handoff
         } catch {
             var problem = ProblemBoundaryMiddleware.problem(for: error, context: context)
             problem.headers.append(contentsOf: headers)

@@ -28,8 +28,11 @@ struct JobRoutes {
 
     /// Submits a job (201 with `Location`); with `Idempotency-Key`, a retry returns the first job (200) and the
     /// same key with another body is 422. Every field is checked and every bad one named (400); circuits are
-    /// parsed, so OpenQASM errors come back with their line and column.
+    /// parsed, so OpenQASM errors come back with their line and column. A valid submission is queued for the
+    /// process's `SubmitBatcher`, which commits it with whatever else arrived meanwhile and runs this handler again
+    /// to answer from its outcome.
     @Sendable static func submit(_ request: Request, _ context: RequestContext) throws -> Response {
+        if let outcome = context.submitOutcome { return try submitted(outcome.get(), context: context) }
         let identity = try context.requireIdentity()
         var fields = FieldReader(try request.jsonObject())
         let name = fields.string("name", required: true, validate: jobNameProblem)
@@ -89,27 +92,31 @@ struct JobRoutes {
             requestHash: idempotencyKey.map { _ in SHA256.hash(request.body) }, name: name, kind: kind, target: target,
             program: program, shots: kind == .circuit ? Int(shotsValue ?? 1024) : nil, priority: Int(priority),
             maxDurationSeconds: Int(maxDuration), metadataJSON: metadata.text, qubits: qubits)
-        return try context.transaction {
-            switch try JobStore(connection: context.connection).submit(submission) {
-            case .created(let document, let id):
-                context.auditEvent = "job.created"
-                context.auditDetail = [("job_id", .int(id))]
-                var response = Response.json(text: document.json, status: 201)
-                response.headers += [("Location", "/api/v1/jobs/\(id)"), ("X-Switchyard-Index", String(document.version))]
-                return response
-            case .replayed(let document, let id):
-                context.auditEvent = "job.replayed"
-                context.auditDetail = [("job_id", .int(id))]
-                var response = Response.json(text: document.json, status: 200)
-                response.headers += [("Location", "/api/v1/jobs/\(id)"), ("X-Switchyard-Index", String(document.version))]
-                return response
-            case .keyReused:
-                throw Problem(
-                    .idempotencyKeyReused,
-                    detail: "This Idempotency-Key was used within 24 hours for a different request body.")
-            case .keyJobGone:
-                throw Problem.conflict("The job this Idempotency-Key created has been deleted.")
-            }
+        throw QueuedSubmit(submission: submission)
+    }
+
+    /// The answer to a submission: 201 for a new job, 200 for an Idempotency-Key's replay, 422 for a key reused with
+    /// another body, 409 when the key's job was deleted.
+    static func submitted(_ outcome: JobStore.SubmitOutcome, context: RequestContext) throws -> Response {
+        switch outcome {
+        case .created(let document, let id):
+            context.auditEvent = "job.created"
+            context.auditDetail = [("job_id", .int(id))]
+            var response = Response.json(text: document.json, status: 201)
+            response.headers += [("Location", "/api/v1/jobs/\(id)"), ("X-Switchyard-Index", String(document.version))]
+            return response
+        case .replayed(let document, let id):
+            context.auditEvent = "job.replayed"
+            context.auditDetail = [("job_id", .int(id))]
+            var response = Response.json(text: document.json, status: 200)
+            response.headers += [("Location", "/api/v1/jobs/\(id)"), ("X-Switchyard-Index", String(document.version))]
+            return response
+        case .keyReused:
+            throw Problem(
+                .idempotencyKeyReused,
+                detail: "This Idempotency-Key was used within 24 hours for a different request body.")
+        case .keyJobGone:
+            throw Problem.conflict("The job this Idempotency-Key created has been deleted.")
         }
     }
 

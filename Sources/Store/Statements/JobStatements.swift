@@ -17,22 +17,41 @@ private func jobJSON(program: String = "NULL") -> String {
     """
 }
 
-/// Submits a job through `job_submit` (insert, or the job of a live Idempotency-Key).
-struct JobSubmit: Statement {
-    static let sql = """
-        SELECT job_id, created, same_request
-        FROM job_submit($1::bigint, $2::text, $3::bytea, $4::text, $5::job_kind, $6::text, $7::text, $8::integer,
-                        $9::integer, $10::integer, $11::jsonb, $12::integer)
-        """
-    typealias Row = (jobID: Int64, isCreated: Bool, isSameRequest: Bool)
-    let submission: JobSubmission
+/// Submits jobs through `job_submit_batch` (0013_submits_in_batches.sql): one row per submission, in their order.
+struct JobSubmitBatch: Statement {
+    static let sql = "SELECT ordinal, job_id, created, same_request FROM job_submit_batch($1::jsonb)"
+    typealias Row = (ordinal: Int64, jobID: Int64?, isCreated: Bool, isSameRequest: Bool)
+    let submissions: [JobSubmission]
     var binds: [PostgresValue] {
-        [.int(submission.ownerID), .text(submission.idempotencyKey), submission.requestHash.map(PostgresValue.bytes) ?? .null,
-         .text(submission.name), .text(submission.kind.rawValue), .text(submission.target), .text(submission.program),
-         .int(submission.shots), .int(Int64(submission.priority)), .int(Int64(submission.maxDurationSeconds)),
-         .text(submission.metadataJSON), .int(submission.qubits)]
+        [.text(JSON.array(submissions.enumerated().map { Self.item($0.offset, $0.element) }).text)]
     }
-    static func decode(_ row: ResultRow) throws -> Row { (try row.int(0), try row.bool(1), try row.bool(2)) }
+
+    static func decode(_ row: ResultRow) throws -> Row {
+        (try row.int(0), row.isNull(1) ? nil : try row.int(1), try row.bool(2), try row.bool(3))
+    }
+
+    private static func item(_ ordinal: Int, _ submission: JobSubmission) -> JSON {
+        func optional(_ value: Int?) -> JSON { value.map { .int(Int64($0)) } ?? .null }
+        return .object([
+            ("ordinal", .int(Int64(ordinal))), ("owner_id", .int(submission.ownerID)),
+            ("idempotency_key", submission.idempotencyKey.map(JSON.string) ?? .null),
+            ("request_hash", submission.requestHash.map { .string(hex($0)) } ?? .null),
+            ("name", .string(submission.name)), ("kind", .string(submission.kind.rawValue)),
+            ("target", .string(submission.target)), ("program", .string(submission.program)),
+            ("shots", optional(submission.shots)), ("priority", .int(Int64(submission.priority))),
+            ("max_duration_s", .int(Int64(submission.maxDurationSeconds))),
+            // Serialized by our own writer from the parsed request body.
+            ("metadata", .fragment(submission.metadataJSON)), ("qubits", optional(submission.qubits)),
+        ])
+    }
+
+    private static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes { text += [digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]] }
+        return String(decoding: text, as: UTF8.self)
+    }
 }
 
 /// Statements whose rows are a job's version and its JSON.
@@ -56,16 +75,19 @@ struct JobGet: JobDocumentStatement {
     var binds: [PostgresValue] { [.int(id), .int(ownerFilter), .bool(withProgram)] }
 }
 
-/// The job `job_submit` just created or found, as JSON with its version: sent in the same round trip right after
-/// it, before its id is known (`switchyard.submitted_job`, 0010_submit_names_its_job.sql). No row when the job an
-/// Idempotency-Key names was deleted.
-struct JobSubmittedGet: JobDocumentStatement {
+/// The jobs `job_submit_batch` just created or found, as JSON with their versions: sent in the same round trip right
+/// after it, before their ids are known (`switchyard.submitted_jobs`). A job an Idempotency-Key names that was
+/// deleted has no row.
+struct JobsSubmittedGet: Statement {
     static let sql = """
-        SELECT j.version, \(jobJSON()) FROM job j
-        WHERE j.id = nullif(current_setting('switchyard.submitted_job', true), '')::bigint AND j.owner_id = $1::bigint
+        SELECT j.id, j.version, \(jobJSON()) FROM job j
+        WHERE j.id = ANY (string_to_array(nullif(current_setting('switchyard.submitted_jobs', true), ''), ',')::bigint[])
         """
-    let ownerID: Int64
-    var binds: [PostgresValue] { [.int(ownerID)] }
+    typealias Row = (id: Int64, document: JobDocument)
+    var binds: [PostgresValue] { [] }
+    static func decode(_ row: ResultRow) throws -> Row {
+        (try row.int(0), JobDocument(version: try row.int(1), json: try row.string(2)))
+    }
 }
 
 /// The small status document of a job.

@@ -1,0 +1,175 @@
+import Domain
+import FastCGI
+import Postgres
+import Store
+import Web
+
+/// Thrown by the submit handler once a submission is valid: the worker hands the request to the process's
+/// `SubmitBatcher` and goes back to accepting.
+public struct QueuedSubmit: Handoff {
+    let submission: JobSubmission
+}
+
+/// A queued submit on its way between threads; like `ParkedRequest`, owned by one thread at a time.
+final class BatchedSubmit: @unchecked Sendable {
+    let slot: FastCGIRequest
+    let request: Request
+    let context: RequestContext
+    let submission: JobSubmission
+
+    init(slot: FastCGIRequest, request: Request, context: RequestContext, submission: JobSubmission) {
+        self.slot = slot
+        self.request = request
+        self.context = context
+        self.submission = submission
+    }
+}
+
+/// Group commit for submits: one thread per process takes every submit that arrived while the previous batch was in
+/// flight and commits them in one transaction (sql/migrations/0013_submits_in_batches.sql), each job with its audit
+/// row, nothing answered before the flush. Most of a submit's database cost is per statement and per transaction,
+/// so a batch of 16 costs about a sixth as much a job as one alone (docs/performance.md). A lone submit goes at
+/// once, as a batch of one: batching adds no waiting.
+final class SubmitBatcher: @unchecked Sendable {
+    /// Submits committed together at most, which bounds a batch's statement and its row locks.
+    static let maximumBatch = 64
+    /// Program and metadata bytes committed together at most (a larger submit goes alone), which bounds the
+    /// memory a batch's statement takes here and in the server.
+    static let maximumBatchBytes = 4 * 1024 * 1024
+
+    private let lock = ConditionLock()
+    private var queue: [BatchedSubmit] = []
+    private var isShuttingDown = false
+
+    func enqueue(_ submit: BatchedSubmit) {
+        lock.withLock {
+            queue.append(submit)
+            lock.signal()
+        }
+    }
+
+    /// Lets the batching thread answer what is queued and stop.
+    func shutDown() {
+        lock.withLock {
+            isShuttingDown = true
+            lock.broadcast()
+        }
+    }
+
+    /// The next batch: queued submits in arrival order, within `maximumBatch` and `maximumBatchBytes`, and never
+    /// one owner's Idempotency-Key twice (one statement cannot insert a key twice; the later one waits for the next
+    /// batch and then finds the first one's job). Nil once shut down with nothing queued.
+    func nextBatch() -> [BatchedSubmit]? {
+        lock.withLock {
+            while queue.isEmpty {
+                if isShuttingDown { return nil }
+                lock.wait()
+            }
+            var batch: [BatchedSubmit] = []
+            var bytes = 0
+            var keys: Set<String> = []
+            var later: [BatchedSubmit] = []
+            for submit in queue {
+                let submission = submit.submission
+                let key = submission.idempotencyKey.map { "\(submission.ownerID):\($0)" }
+                let size = submission.program.utf8.count + submission.metadataJSON.utf8.count
+                let fits = batch.isEmpty || (batch.count < Self.maximumBatch && bytes + size <= Self.maximumBatchBytes)
+                if !fits || key.map(keys.contains) == true {
+                    later.append(submit)
+                } else {
+                    if let key { keys.insert(key) }
+                    bytes += size
+                    batch.append(submit)
+                }
+            }
+            queue = later
+            return batch
+        }
+    }
+
+    /// Runs on the batching thread with its own connection until shut down.
+    func run(app: App, config: Configuration) {
+        let connection = Connection(
+            conninfo: config.connectionString(
+                applicationName: "switchyard-fcgi", asynchronousCommit: true, deferJobNotifications: true))
+        let log = config.logRequests ? RequestLogBuffer() : nil
+        let audit = AuditBuffer()
+        while let batch = nextBatch() {
+            for submit in batch {
+                submit.context.connection = connection
+                submit.context.log = log
+                submit.context.audit = audit
+                submit.context.isResumed = true
+            }
+            let responses = commit(batch, app: app, connection: connection)
+            for (submit, response) in zip(batch, responses) {
+                do {
+                    try ResponseWriter.send(response, to: submit.slot)
+                } catch {
+                    Log.message(.warn, "response not delivered", [("request_id", .string(submit.context.requestID))])
+                }
+                submit.slot.finish()
+                app.complete(response, context: submit.context)
+            }
+            audit.flush(connection: connection)
+            log?.flush()
+        }
+        connection.close()
+    }
+
+    /// Submits `batch` in one transaction, the audit rows of the submits that changed something with it, then
+    /// answers each request from its outcome (the handler runs again and renders it). If the transaction fails, a
+    /// batch of several is tried again one submit at a time, so that one bad submission cannot fail the others; a
+    /// lone one answers with its error.
+    func commit(_ batch: [BatchedSubmit], app: App, connection: Connection) -> [Response] {
+        do {
+            let audited = try connection.transaction(
+                synchronousCommit: true, followedBy: JobStore.announcement,
+                followUpFailed: { error in
+                    // The jobs are committed; their long-polls answer when their wait ends instead of at once.
+                    Log.message(.warn, "job changes not announced", [("error", .string(String(reflecting: error)))])
+                }
+            ) {
+                let outcomes = try JobStore(connection: connection).submit(batch.map(\.submission))
+                var audited: [RequestContext] = []
+                var entries: [AuditEntry] = []
+                for (submit, outcome) in zip(batch, outcomes) {
+                    submit.context.submitOutcome = .success(outcome)
+                    if let status = try? JobRoutes.submitted(outcome, context: submit.context).status, status < 400 {
+                        entries.append(submit.context.auditEntry(status: status))
+                        audited.append(submit.context)
+                    }
+                }
+                AuditStore(connection: connection).insertBeforeCommit(entries)
+                return audited
+            }
+            for context in audited { context.isAudited = true }
+        } catch {
+            guard batch.count == 1 else { return batch.flatMap { commit([$0], app: app, connection: connection) } }
+            batch[0].context.submitOutcome = .failure(error)
+        }
+        return batch.map { submit in
+            switch app.respond(to: submit.request, context: submit.context) {
+            case .response(let response): response
+            case .parked, .queued:
+                ProblemBoundaryMiddleware.problem(for: Problem.internalError, context: submit.context)
+                    .response(requestID: submit.context.requestID)
+            }
+        }
+    }
+}
+
+func submitBatcherThreadEntry(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let (batcher, app, config) = Unmanaged<BatcherStart>.fromOpaque(argument!).takeRetainedValue().parts
+    batcher.run(app: app, config: config)
+    return nil
+}
+
+/// What the batching thread starts with, passed through `pthread_create`'s one pointer.
+final class BatcherStart {
+    let parts: (SubmitBatcher, App, Configuration)
+
+    init(_ batcher: SubmitBatcher, app: App, config: Configuration) {
+        parts = (batcher, app, config)
+    }
+}
