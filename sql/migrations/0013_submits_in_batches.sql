@@ -4,9 +4,9 @@
 -- expressions of `job` (rebuilt for every INSERT statement), the statement trigger, the commit's flush, the
 -- announcement. pgbench, N jobs per transaction: ~540 µs of server CPU a job for N = 1, ~180 for N = 4, ~82 for
 -- N = 16. Each responder process now hands validated submits to one batching thread, which submits whatever has
--- gathered with job_submit_batch (API/SubmitBatcher.swift). The rules of job_submit stay: an Idempotency-Key this
--- owner used in the last 24 hours returns that key's job, and its row decides concurrent duplicates (the batch's
--- insert waits for the other transaction, then finds its key).
+-- gathered with job_submit_batch (Sources/API/SubmitBatcher.swift). The rules of job_submit stay: an
+-- Idempotency-Key this owner used in the last 24 hours returns that key's job, and its row decides concurrent
+-- duplicates (the batch's insert waits for the other transaction, then finds its key).
 --
 -- `submissions` is a JSON array of objects: ordinal, owner_id, idempotency_key, request_hash (hex), name, kind,
 -- target, program, shots, priority, max_duration_s, metadata, qubits. One row per submission, by ordinal:
