@@ -78,6 +78,16 @@ import Testing
         #expect(try Stack.client.send("POST", "/api/v1/jobs", headers: [user.header], body: Array("x".utf8)).status == 415)
     }
 
+    /// 64 KB of metadata is measured as sent, without spaces; the table's backstop leaves room for PostgreSQL's
+    /// rendering with them (0014_metadata_backstop_fits_the_api_rule.sql).
+    @Test func metadataJustUnderTheLimitIsStored() throws {
+        let user = try Fixtures.user("metadata", roles: ["user"])
+        let members = (0..<5_400).map { #""k\#(String(format: "%05d", $0))":1"# }.joined(separator: ",")
+        #expect(members.utf8.count > 59_000 && members.utf8.count < 64 * 1024)
+        let response = try submit(user, Self.circuitBody(extra: #","metadata":{\#(members)}"#))
+        #expect(response.status == 201, "\(response.text.prefix(300))")
+    }
+
     @Test func idempotentSubmissions() throws {
         let user = try Fixtures.user("idempotent", roles: ["user"])
         let key = UUID().uuidString
