@@ -84,6 +84,39 @@ import Testing
         #expect(try Stack.responderPIDs().isDisjoint(with: before), "both responders passed their limit and were replaced")
     }
 
+    /// Submits pass through their responder's batcher thread; while both responders pass their limit and are
+    /// replaced, every submit is still answered, once, and stored.
+    @Test func submitsSucceedWhileRespondersAreReplacedAtTheirLimit() throws {
+        let limit = Int(Stack.environment["TEST_MAX_REQUESTS"]!)!
+        let role = "r" + Fixtures.uniqueName("bulk").replacingOccurrences(of: "-", with: "")
+        let created = try Fixtures.admin.send(
+            "PUT", "/api/v1/roles/\(role)",
+            json: #"{"permissions":["job:create","job:read"],"rate_per_minute":1000000,"rate_per_hour":10000000,"rate_burst":1000000}"#)
+        #expect(created.status == 201)
+        let user = try Fixtures.user("bulk", roles: [role])
+        let before = try Stack.responderPIDs()
+        let perThread = limit * 3 / 8 + 1
+        let statuses = Mutex<[Int: Int]>([:])
+        let ids = Mutex<Set<Int>>([])
+        let client = self.client
+        Stack.concurrently(8) { thread in
+            for index in 0..<perThread {
+                let body = #"{"name":"drain-\#(thread)-\#(index)","target":"sim-statevector","kind":"command","program":{}}"#
+                let response = try? client.send(
+                    "POST", "/api/v1/jobs", headers: [user.header, ("Content-Type", "application/json")],
+                    body: Array(body.utf8))
+                statuses.withLock { $0[response?.status ?? 0, default: 0] += 1 }
+                if let id = response?.json?["id"] as? Int { ids.withLock { _ = $0.insert(id) } }
+            }
+        }
+        let total = 8 * perThread
+        #expect(statuses.withLock { $0 } == [201: total])
+        #expect(ids.withLock { $0.count } == total)
+        #expect(try Fixtures.sql("SELECT count(*) FROM job j JOIN principal p ON p.id = j.owner_id WHERE p.name = '\(user.name)'")
+            == String(total))
+        #expect(try Stack.responderPIDs() != before, "a responder passed its limit during the submits")
+    }
+
     private func responderLog() throws -> [Substring] {
         let text = try String(contentsOfFile: Stack.environment["TEST_RESPONDER_LOG"]!, encoding: .utf8)
         return text.split(separator: "\n")

@@ -93,6 +93,16 @@ import Web
         #expect(statuses == [201, 201, 200])
     }
 
+    /// A stopping responder commits and answers what is queued before its batching thread ends.
+    @Test func shuttingDownHandsOutWhatIsQueuedFirst() throws {
+        let batcher = SubmitBatcher()
+        for index in 0..<3 { batcher.enqueue(try queued(name: "draining-\(index)")) }
+        batcher.shutDown()
+        let last = try #require(batcher.nextBatch()).map(\.context.requestID)
+        #expect(last == ["batcher-draining-0", "batcher-draining-1", "batcher-draining-2"])
+        #expect(batcher.nextBatch() == nil, "then the thread stops")
+    }
+
     /// Large programs go in batches of their own size: 3 MB and 3 MB do not share one (4 MB at most), a small one
     /// joins the first that has room.
     @Test func largeProgramsSplitBatches() throws {
