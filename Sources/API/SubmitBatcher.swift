@@ -10,19 +10,11 @@ public struct QueuedSubmit: Handoff {
     let submission: JobSubmission
 }
 
-/// A queued submit on its way between threads; like `ParkedRequest`, owned by one thread at a time.
-final class BatchedSubmit: @unchecked Sendable {
-    let slot: FastCGIRequest
-    let request: Request
-    let context: RequestContext
-    let submission: JobSubmission
+/// A validated submit, waiting in the `SubmitBatcher`.
+typealias BatchedSubmit = HandedOffRequest<JobSubmission>
 
-    init(slot: FastCGIRequest, request: Request, context: RequestContext, submission: JobSubmission) {
-        self.slot = slot
-        self.request = request
-        self.context = context
-        self.submission = submission
-    }
+extension HandedOffRequest where Reason == JobSubmission {
+    var submission: JobSubmission { reason }
 }
 
 /// Group commit for submits: one thread per process takes every submit that arrived while the previous batch was in

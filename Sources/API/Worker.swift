@@ -73,11 +73,11 @@ final class Worker {
         case .response(let answer):
             response = answer
         case .parked(let park):
-            app.services.hub.park(ParkedRequest(slot: slot, request: request, context: context, park: park))
+            app.services.hub.park(ParkedRequest(slot: slot, request: request, context: context, reason: park))
             return .parked
         case .queued(let queued):
             app.services.submits.enqueue(
-                BatchedSubmit(slot: slot, request: request, context: context, submission: queued.submission))
+                BatchedSubmit(slot: slot, request: request, context: context, reason: queued.submission))
             return .parked
         }
         do {

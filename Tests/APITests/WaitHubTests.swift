@@ -17,7 +17,7 @@ import Web
             services: app.services)
         return ParkedRequest(
             slot: FastCGIRequest(), request: request, context: context,
-            park: Park(keys: keys, deadline: deadline, observedSequence: observed))
+            reason: Park(keys: keys, deadline: deadline, observedSequence: observed))
     }
 
     @Test func aChangeBeforeParkingWakesAtOnce() {

@@ -45,7 +45,7 @@ import Web
         let context = RequestContext(request: request, connection: connection(), config: config, services: app.services)
         let outcome = app.respond(to: request, context: context)
         guard case .queued(let queued) = outcome else { throw QueueingFailed(outcome: outcome) }
-        return BatchedSubmit(slot: FastCGIRequest(), request: request, context: context, submission: queued.submission)
+        return BatchedSubmit(slot: FastCGIRequest(), request: request, context: context, reason: queued.submission)
     }
 
     @Test func aBatchCommitsEveryJobWithItsAuditRow() throws {
@@ -66,7 +66,7 @@ import Web
         let refused = try queued(name: "refused")
         var tooLong = refused.submission
         tooLong.name = String(repeating: "x", count: 101)
-        let bad = BatchedSubmit(slot: FastCGIRequest(), request: refused.request, context: refused.context, submission: tooLong)
+        let bad = BatchedSubmit(slot: FastCGIRequest(), request: refused.request, context: refused.context, reason: tooLong)
         let responses = app.services.submits.commit([good[0], bad, good[1]], app: app, connection: connection())
         #expect(responses.map(\.status) == [201, 400, 201])
         #expect(good.allSatisfy { $0.context.isAudited })
@@ -112,7 +112,7 @@ import Web
             var submission = submit.submission
             submission.program = "{\"blob\": \"" + String(repeating: "x", count: size) + "\"}"
             batcher.enqueue(BatchedSubmit(slot: FastCGIRequest(), request: submit.request, context: submit.context,
-                                          submission: submission))
+                                          reason: submission))
         }
         let first = try #require(batcher.nextBatch()).map(\.context.requestID)
         let second = try #require(batcher.nextBatch()).map(\.context.requestID)

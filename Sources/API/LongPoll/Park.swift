@@ -35,22 +35,30 @@ public enum Outcome {
     case queued(QueuedSubmit)
 }
 
-/// A parked request on its way between threads: the FastCGI slot, the request and its context.
+/// A request on its way between threads: the FastCGI slot, the request, its context and what it left the worker
+/// for (a `Park`, a submission).
 ///
-/// Ownership moves with it: the worker that parks it never touches it again, and exactly one resume thread takes
-/// it from the hub, so the non-Sendable parts are only ever used by one thread at a time.
-final class ParkedRequest: @unchecked Sendable {
+/// Ownership moves with it: the worker that hands it off never touches it again, and exactly one other thread (a
+/// resume thread, the submit batcher) takes it, so the non-Sendable parts are only ever used by one thread at a time.
+final class HandedOffRequest<Reason>: @unchecked Sendable {
     let slot: FastCGIRequest
     let request: Request
     let context: RequestContext
-    let park: Park
+    let reason: Reason
 
-    init(slot: FastCGIRequest, request: Request, context: RequestContext, park: Park) {
+    init(slot: FastCGIRequest, request: Request, context: RequestContext, reason: Reason) {
         self.slot = slot
         self.request = request
         self.context = context
-        self.park = park
+        self.reason = reason
     }
+}
+
+/// A parked long-poll, waiting in the `WaitHub`.
+typealias ParkedRequest = HandedOffRequest<Park>
+
+extension HandedOffRequest where Reason == Park {
+    var park: Park { reason }
 }
 
 /// Reads the `index` and `wait` parameters of a blocking query (Consul/Nomad style): `index` 0 or absent never

@@ -98,19 +98,18 @@ struct JobRoutes {
     /// The answer to a submission: 201 for a new job, 200 for an Idempotency-Key's replay, 422 for a key reused with
     /// another body, 409 when the key's job was deleted.
     static func submitted(_ outcome: JobStore.SubmitOutcome, context: RequestContext) throws -> Response {
+        func answer(_ document: JobDocument, id: Int64, status: Int, event: String) -> Response {
+            context.auditEvent = event
+            context.auditDetail = [("job_id", .int(id))]
+            var response = Response.json(text: document.json, status: status)
+            response.headers += [("Location", "/api/v1/jobs/\(id)"), ("X-Switchyard-Index", String(document.version))]
+            return response
+        }
         switch outcome {
         case .created(let document, let id):
-            context.auditEvent = "job.created"
-            context.auditDetail = [("job_id", .int(id))]
-            var response = Response.json(text: document.json, status: 201)
-            response.headers += [("Location", "/api/v1/jobs/\(id)"), ("X-Switchyard-Index", String(document.version))]
-            return response
+            return answer(document, id: id, status: 201, event: "job.created")
         case .replayed(let document, let id):
-            context.auditEvent = "job.replayed"
-            context.auditDetail = [("job_id", .int(id))]
-            var response = Response.json(text: document.json, status: 200)
-            response.headers += [("Location", "/api/v1/jobs/\(id)"), ("X-Switchyard-Index", String(document.version))]
-            return response
+            return answer(document, id: id, status: 200, event: "job.replayed")
         case .keyReused:
             throw Problem(
                 .idempotencyKeyReused,
