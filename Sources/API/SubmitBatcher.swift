@@ -110,7 +110,7 @@ final class SubmitBatcher: @unchecked Sendable {
     }
 
     /// Submits `batch` in one transaction, the audit rows of the submits that changed something with it, then
-    /// answers each request from its outcome (the handler runs again and renders it). If the transaction fails, a
+    /// answers each request from its outcome (the handler runs again and renders it). If a statement fails, a
     /// batch of several is tried again one submit at a time, so that one bad submission cannot fail the others; a
     /// lone one answers with its error.
     func commit(_ batch: [BatchedSubmit], app: App, connection: Connection) -> [Response] {
@@ -137,8 +137,14 @@ final class SubmitBatcher: @unchecked Sendable {
             }
             for context in audited { context.isAudited = true }
         } catch {
-            guard batch.count == 1 else { return batch.flatMap { commit([$0], app: app, connection: connection) } }
-            batch[0].context.submitOutcome = .failure(error)
+            // A statement's error rolled the whole batch back: each submit is tried alone. A lost connection may
+            // have lost the COMMIT's answer rather than the COMMIT, so then nothing is sent again: every request
+            // answers with the error, and its client decides (an Idempotency-Key makes the retry safe).
+            let lostConnection = (error as? DatabaseError)?.isConnectionFailure ?? false
+            if batch.count > 1, !lostConnection {
+                return batch.flatMap { commit([$0], app: app, connection: connection) }
+            }
+            for submit in batch { submit.context.submitOutcome = .failure(error) }
         }
         return batch.map { submit in
             switch app.respond(to: submit.request, context: submit.context) {

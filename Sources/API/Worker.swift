@@ -33,7 +33,7 @@ final class Worker {
             switch listener.accept(into: slot) {
             case .request:
                 lifecycle.requestStarted()
-                if serve(slot, connection: connection, log: log, audit: audit) == .parked {
+                if serve(slot, connection: connection, log: log, audit: audit) == .handedOff {
                     // The hub or the submit batcher owns that slot now; accept the next request into a fresh one.
                     slot = FastCGIRequest()
                 }
@@ -50,7 +50,7 @@ final class Worker {
         connection.close()
     }
 
-    private enum Served { case answered, parked }
+    private enum Served { case answered, handedOff }
 
     private func serve(
         _ slot: FastCGIRequest, connection: Connection, log: RequestLogBuffer?, audit: AuditBuffer
@@ -74,11 +74,11 @@ final class Worker {
             response = answer
         case .parked(let park):
             app.services.hub.park(ParkedRequest(slot: slot, request: request, context: context, reason: park))
-            return .parked
+            return .handedOff
         case .queued(let queued):
             app.services.submits.enqueue(
                 BatchedSubmit(slot: slot, request: request, context: context, reason: queued.submission))
-            return .parked
+            return .handedOff
         }
         do {
             try ResponseWriter.send(response, to: slot)

@@ -27,7 +27,7 @@ struct JobSubmitBatch: Statement {
     }
 
     static func decode(_ row: ResultRow) throws -> Row {
-        (try row.int(0), row.isNull(1) ? nil : try row.int(1), try row.bool(2), try row.bool(3))
+        (try row.int(0), try row.optionalInt(1), try row.bool(2), try row.bool(3))
     }
 
     private static func item(_ ordinal: Int, _ submission: JobSubmission) -> JSON {
