@@ -128,28 +128,45 @@ extension JSON {
     }
 
     /// Writes a string literal, escaping quotes, backslashes and control characters (and U+2028/2029, which
-    /// break JavaScript embedding).
+    /// break JavaScript embedding). Runs of bytes that need no escape are copied whole: programs and documents of
+    /// megabytes pass through here.
     static func writeString(_ value: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
-        let hexDigits = Array("0123456789abcdef".utf8)
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": output.append(contentsOf: [0x5C, 0x22])
-            case "\\": output.append(contentsOf: [0x5C, 0x5C])
-            case "\n": output.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case "\r": output.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case "\t": output.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
-                let code = scalar.value
-                output.append(contentsOf: [0x5C, UInt8(ascii: "u")])
-                for shift in stride(from: 12, through: 0, by: -4) {
-                    output.append(hexDigits[Int((code >> UInt32(shift)) & 0xF)])
+        var text = value
+        text.withUTF8 { bytes in
+            var copied = 0
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                let isSeparator = byte == 0xE2 && index + 2 < bytes.count && bytes[index + 1] == 0x80
+                    && (bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9)
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C || isSeparator else {
+                    index += 1
+                    continue
                 }
-            default: output.append(contentsOf: String(scalar).utf8)
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied..<index]))
+                output.append(0x5C)
+                switch byte {
+                case 0x22, 0x5C: output.append(byte)
+                case 0x0A: output.append(UInt8(ascii: "n"))
+                case 0x0D: output.append(UInt8(ascii: "r"))
+                case 0x09: output.append(UInt8(ascii: "t"))
+                default:
+                    let code = isSeparator ? 0x2000 + Int(bytes[index + 2]) - 0x80 : Int(byte)
+                    output.append(UInt8(ascii: "u"))
+                    for shift in stride(from: 12, through: 0, by: -4) {
+                        output.append(hexDigits[(code >> shift) & 0xF])
+                    }
+                }
+                index += isSeparator ? 3 : 1
+                copied = index
             }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied..<bytes.count]))
         }
         output.append(UInt8(ascii: "\""))
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 }
 
 // MARK: - Parsing

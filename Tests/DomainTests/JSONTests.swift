@@ -48,6 +48,18 @@ import Domain
             value.text == #"{"s":"quote\" back\\ nl\n ctl\u0001 sep\u2028","i":-3,"d":0.5,"n":null,"f":{"raw":true}}"#)
     }
 
+    @Test func escapesOnlyWhatMustBeEscaped() throws {
+        let scalars = (0...0x17F).compactMap(Unicode.Scalar.init) + (0x2026...0x202A).compactMap(Unicode.Scalar.init)
+            + ["😀", "\u{E2}"]
+        let original = String(String.UnicodeScalarView(scalars))
+        let text = JSON.string(original).text
+        #expect(try JSON.parse(text) == .string(original))
+        #expect(!text.utf8.contains { $0 < 0x20 })
+        #expect(!text.contains("\u{2028}") && !text.contains("\u{2029}"))
+        #expect(text.contains(#"\u2028\u2029"#) && text.contains("é") && text.contains("😀"))
+        #expect(JSON.string("tab\tcr\rend é").text == #""tab\tcr\rend é""#)
+    }
+
     @Test func largeIntegersStayExact() throws {
         #expect(try JSON.parse("9007199254740993") == .int(9_007_199_254_740_993))
         #expect(throws: JSONParseError.self) { try JSON.parse("1e400") }
