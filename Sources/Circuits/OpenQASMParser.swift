@@ -24,13 +24,19 @@ struct OpenQASMParser {
     private var circuit = Circuit()
     private var quantumRegisters: [String: Register] = [:]
     private var classicalRegisters: [String: Int] = [:]
-    private var gates: [String: GateSymbol] = ["U": .standard(.U), "CX": .standard(.CX)]
+    private var gates = Self.builtinGates
     private var definitions: [GateDefinition] = []
     /// Names whose declaration failed; later uses are skipped silently to avoid cascades of errors.
     private var poisonedNames: Set<String> = []
     private var statementCount = 0
     /// Whether the token before `current` ended a statement (`;` or `}`).
     private var previousWasStatementEnd = false
+
+    private static let builtinGates: [String: GateSymbol] = ["U": .standard(.U), "CX": .standard(.CX)]
+    /// The builtins and everything `qelib1.inc` defines, built once: most programs include it first, and then
+    /// take this table as it is.
+    private static let includedGates: [String: GateSymbol] = Dictionary(
+        uniqueKeysWithValues: StandardGate.allCases.map { ($0.name, .standard($0)) } + [("c3sx", .standard(.c3sqrtx))])
 
     private static let reservedWords: Set<String> = [
         "OPENQASM", "include", "qreg", "creg", "gate", "opaque", "measure", "reset", "barrier", "if", "pi", "U", "CX",
@@ -213,10 +219,9 @@ struct OpenQASMParser {
         guard file == "qelib1.inc" else {
             throw error("cannot include \"\(file)\": only \"qelib1.inc\" is available", at: fileToken)
         }
-        for gate in StandardGate.allCases where gates[gate.name] == nil {
-            gates[gate.name] = .standard(gate)
-        }
-        if gates["c3sx"] == nil { gates["c3sx"] = .standard(.c3sqrtx) }
+        // A program's own definitions of the newer gates, made before the include, win.
+        gates = gates.count == Self.builtinGates.count
+            ? Self.includedGates : gates.merging(Self.includedGates) { own, _ in own }
     }
 
     private mutating func parseRegisterDeclaration(isQuantum: Bool) throws(Diagnostic) {

@@ -198,6 +198,21 @@ struct ParserTests {
         #expect(circuit.statistics.operationCounts == ["sdg": 2, "h": 1])
     }
 
+    @Test("a gate defined before the include keeps its own definition; the include adds the rest")
+    func definitionBeforeInclude() throws {
+        let circuit = try OpenQASM.parse("""
+            OPENQASM 2.0;
+            gate sx a { U(pi/2,-pi/2,pi/2) a; }
+            include "qelib1.inc";
+            qreg q[2];
+            sx q[0];
+            h q[1];
+            cx q[0],q[1];
+            """)
+        #expect(circuit.statistics.operationCounts == ["U": 1, "h": 1, "cx": 1])
+        #expect(diagnostics("OPENQASM 2.0;\nqreg q[1];\nh q[0];\n").first?.message.contains("qelib1.inc") == true)
+    }
+
     @Test("statistics follow Qiskit's definitions")
     func statistics() throws {
         let circuit = try OpenQASM.parse(header + """
