@@ -9,7 +9,12 @@ final class ConditionLock: @unchecked Sendable {
 
     init() {
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
+        // Timed waits count on the monotonic clock, so a wall-clock step cannot stretch them.
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -29,6 +34,13 @@ final class ConditionLock: @unchecked Sendable {
     /// Waits (holding the lock, inside `withLock`) until signalled.
     func wait() {
         pthread_cond_wait(condition, mutex)
+    }
+
+    /// Waits (holding the lock, inside `withLock`) until signalled or until `deadline`, in
+    /// `SystemClock.monotonicNanoseconds`; false once the deadline has passed.
+    func wait(until deadline: UInt64) -> Bool {
+        var spec = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        return pthread_cond_timedwait(condition, mutex, &spec) != ETIMEDOUT
     }
 
     /// Wakes one waiting thread.
