@@ -94,12 +94,21 @@ extension RequestContext {
     public func blockingQuery(
         _ query: BlockingQuery, keys: [WaitKey], read: () throws -> (index: Int64, response: Response)
     ) throws -> Response {
-        let observed = services.hub.sequence
-        var (index, response) = try read()
+        let observed = services.hub.beginObserving()
+        let index: Int64
+        var response: Response
+        do {
+            (index, response) = try read()
+        } catch {
+            services.hub.endObserving()
+            throw error
+        }
         if index > query.index || query.waitSeconds == 0 || isResumed {
+            services.hub.endObserving()
             response.headers.append(("X-Switchyard-Index", String(index)))
             return response
         }
+        // The hub's `park` ends the observation.
         throw Park(keys: keys, deadline: query.deadline(), observedSequence: observed)
     }
 

@@ -22,16 +22,34 @@ import Web
 
     @Test func aChangeBeforeParkingWakesAtOnce() {
         let hub = WaitHub()
-        let observed = hub.sequence
-        hub.notify([.job(1), .owner(9)])
+        let observed = hub.beginObserving()
+        hub.notify(payload: "1:9")
         hub.park(parked([.job(1)], observed: observed))
         #expect(hub.parkedCount == 0)
         #expect(hub.nextReady() != nil)
     }
 
+    /// Notifications are parsed only while a request waits or is between its read and parking: a parked request
+    /// ends its observation, one answered at once ends it itself.
+    @Test func notificationsCountOnlyWhileSomeoneObservesOrWaits() {
+        let hub = WaitHub()
+        hub.notify(payload: "1:9")
+        #expect(hub.observerCount == 0)
+        let observed = hub.beginObserving()
+        #expect(hub.observerCount == 1)
+        hub.park(parked([.job(1)], observed: observed))
+        #expect(hub.observerCount == 0)
+        #expect(hub.parkedCount == 1, "the change before the read does not wake it")
+        hub.notify(payload: "1:9")
+        #expect(hub.parkedCount == 0, "a change while it waits does")
+        _ = hub.beginObserving()
+        hub.endObserving()
+        #expect(hub.observerCount == 0)
+    }
+
     @Test func unrelatedChangesDoNotWake() {
         let hub = WaitHub()
-        let observed = hub.sequence
+        let observed = hub.beginObserving()
         hub.notify([.job(2), .owner(3)])
         hub.park(parked([.job(1)], observed: observed))
         #expect(hub.parkedCount == 1)
@@ -44,8 +62,8 @@ import Web
 
     @Test func deadlinesExpireWaiters() {
         let hub = WaitHub()
-        hub.park(parked([.job(1)], observed: hub.sequence, deadline: 100))
-        hub.park(parked([.job(2)], observed: hub.sequence, deadline: 500))
+        hub.park(parked([.job(1)], observed: hub.beginObserving(), deadline: 100))
+        hub.park(parked([.job(2)], observed: hub.beginObserving(), deadline: 500))
         #expect(hub.expire(now: 200) == 300)
         #expect(hub.parkedCount == 1)
         #expect(hub.expire(now: 600) == nil)
@@ -54,7 +72,7 @@ import Web
 
     @Test func aLostListenSessionWakesEveryoneAndDistrustsOlderReads() {
         let hub = WaitHub()
-        let observed = hub.sequence
+        let observed = hub.beginObserving()
         hub.park(parked([.job(1)], observed: observed))
         hub.wakeAll()
         #expect(hub.parkedCount == 0)
@@ -64,7 +82,7 @@ import Web
 
     @Test func shutdownAnswersEveryoneAndEndsTheQueue() {
         let hub = WaitHub()
-        hub.park(parked([.all], observed: hub.sequence))
+        hub.park(parked([.all], observed: hub.beginObserving()))
         hub.shutDown()
         #expect(hub.nextReady() != nil)
         #expect(hub.nextReady() == nil)

@@ -8,7 +8,9 @@ import Postgres
 /// A change commits → PostgreSQL sends `NOTIFY job_changed` with `job:owner` pairs → the listener thread marks
 /// those keys and moves their waiters to the resume queue. A request that read the database before a change but
 /// parks after its notification arrived is caught by the per-key notification counter (`observedSequence`), so no
-/// wake-up is ever lost; a lost LISTEN session wakes everyone, since notifications may have been missed.
+/// wake-up is ever lost; a lost LISTEN session wakes everyone, since notifications may have been missed. While no
+/// request waits or is between its read and parking, a notification concerns nobody here and is not even parsed:
+/// the scheduler's rounds announce thousands of jobs a second to every responder.
 final class WaitHub: @unchecked Sendable {
     private let lock = ConditionLock()
     private var state = State()
@@ -20,6 +22,8 @@ final class WaitHub: @unchecked Sendable {
         /// Everything observed before this count may have missed a notification (a reconnect, a pruned map).
         var uncertainBefore: UInt64 = 0
         var waiters: [UInt64: ParkedRequest] = [:]
+        /// Blocking queries between `beginObserving()` and parking (or answering).
+        var observers = 0
         var keysOfWaiter: [UInt64: [WaitKey]] = [:]
         var waitersOfKey: [WaitKey: Set<UInt64>] = [:]
         var nextWaiterID: UInt64 = 0
@@ -30,15 +34,30 @@ final class WaitHub: @unchecked Sendable {
     /// The map of recent notifications is cleared past this many keys (waiters then simply re-check).
     private static let rememberedKeys = 200_000
 
-    /// The notification counter a handler reads before it looks at the database.
-    var sequence: UInt64 { lock.withLock { state.sequence } }
+    /// Called by a blocking query before it looks at the database: returns the notification counter to park with.
+    /// The observation ends when the request parks, or with `endObserving()` when it answers at once.
+    func beginObserving() -> UInt64 {
+        lock.withLock {
+            state.observers += 1
+            return state.sequence
+        }
+    }
+
+    /// Ends an observation that did not park.
+    func endObserving() {
+        lock.withLock { state.observers -= 1 }
+    }
 
     /// Number of parked requests (for the lifecycle's idle check and tests).
     var parkedCount: Int { lock.withLock { state.waiters.count } }
 
+    /// Number of blocking queries between their read and parking (for tests).
+    var observerCount: Int { lock.withLock { state.observers } }
+
     /// Parks a request, or queues it for an immediate answer when one of its keys changed since it looked.
     func park(_ parked: ParkedRequest) {
         lock.withLock {
+            state.observers -= 1
             let park = parked.park
             let changed = park.observedSequence < state.uncertainBefore
                 || park.keys.contains { (state.lastNotified[$0] ?? 0) > park.observedSequence }
@@ -53,6 +72,14 @@ final class WaitHub: @unchecked Sendable {
             state.keysOfWaiter[id] = park.keys
             for key in park.keys { state.waitersOfKey[key, default: []].insert(id) }
         }
+    }
+
+    /// Takes a `job_changed` payload: parsed only while someone waits or observes. A blocking query that begins
+    /// after this check reads the database after the change committed (NOTIFY is delivered after COMMIT), so it
+    /// misses nothing.
+    func notify(payload: String) {
+        guard lock.withLock({ state.observers > 0 || !state.waiters.isEmpty }) else { return }
+        notify(Self.keys(fromPayload: payload))
     }
 
     /// Marks keys as changed and queues their waiters.
@@ -172,7 +199,7 @@ final class WaitListener: @unchecked Sendable {
                     hub.wakeAll()
                 }
                 for notification in try connection.waitForNotifications(timeoutMilliseconds: timeout) {
-                    hub.notify(WaitHub.keys(fromPayload: notification.payload))
+                    hub.notify(payload: notification.payload)
                 }
             } catch {
                 isListening = false
