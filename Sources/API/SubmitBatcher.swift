@@ -21,8 +21,8 @@ extension HandedOffRequest where Reason == JobSubmission {
 /// flight and commits them in one transaction (sql/migrations/0013_submits_in_batches.sql), each job with its audit
 /// row, nothing answered before the flush. Most of a submit's database cost is per statement and per transaction,
 /// so a batch of 16 costs about a sixth as much a job as one alone (docs/performance.md). A lone submit goes at
-/// once, as a batch of one. Only while submits keep coming (the last batch held more than one) does the thread wait
-/// up to its gather window (1 ms) for more before it commits, as PostgreSQL's `commit_delay` does: the next batch
+/// once, as a batch of one. Only while submits pour in (the last batch held `busyBatch` or more) does the thread
+/// wait up to its gather window (1 ms) for more before it commits, as PostgreSQL's `commit_delay` does: the next batch
 /// then costs less a job, and the process keeps up with more (15 % more submits on two cores).
 final class SubmitBatcher: @unchecked Sendable {
     /// Submits committed together at most, which bounds a batch's statement and its row locks.
@@ -30,6 +30,9 @@ final class SubmitBatcher: @unchecked Sendable {
     /// Program and metadata bytes committed together at most (a larger submit goes alone), which bounds the
     /// memory a batch's statement takes here and in the server.
     static let maximumBatchBytes = 4 * 1024 * 1024
+    /// A batch this large shows a busy process, where waiting for more pays; a few clients submitting side by side
+    /// (smaller batches) are not kept waiting.
+    static let busyBatch = 4
     /// A busy batcher commits once this many are queued, or when its window ends.
     static let gatherTarget = maximumBatch / 2
 
@@ -69,7 +72,7 @@ final class SubmitBatcher: @unchecked Sendable {
                 if isShuttingDown { return nil }
                 lock.wait()
             }
-            if previousBatchCount > 1 {
+            if previousBatchCount >= Self.busyBatch {
                 let deadline = SystemClock.monotonicNanoseconds() + gatherWindowNanoseconds
                 while queue.count < Self.gatherTarget, !isShuttingDown, lock.wait(until: deadline) {}
             }

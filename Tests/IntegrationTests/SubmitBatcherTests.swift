@@ -103,21 +103,21 @@ import Web
         #expect(batcher.nextBatch() == nil, "then the thread stops")
     }
 
-    /// After a batch of several, submits are still coming: the batcher waits up to its window for more before it
-    /// takes the next batch. After a lone submit it takes the next one at once.
+    /// After a busy batch, submits are still pouring in: the batcher waits up to its window for more before it
+    /// takes the next batch. After a small one it takes the next at once.
     @Test func aBusyBatcherWaitsForMoreAndAQuietOneDoesNot() throws {
         let window: UInt64 = 2_000_000_000
         let batcher = SubmitBatcher(gatherWindowNanoseconds: window)
-        for index in 0..<2 { batcher.enqueue(try queued(name: "busy-\(index)")) }
-        #expect(batcher.nextBatch()?.count == 2)
+        for index in 0..<SubmitBatcher.busyBatch { batcher.enqueue(try queued(name: "busy-\(index)")) }
+        #expect(batcher.nextBatch()?.count == SubmitBatcher.busyBatch)
         batcher.enqueue(try queued(name: "after-busy"))
         var start = SystemClock.monotonicNanoseconds()
         #expect(batcher.nextBatch()?.map(\.context.requestID) == ["batcher-after-busy"])
         #expect(SystemClock.monotonicNanoseconds() - start >= window, "it waited out its window for more")
-        batcher.enqueue(try queued(name: "after-lone"))
+        batcher.enqueue(try queued(name: "after-small"))
         start = SystemClock.monotonicNanoseconds()
-        #expect(batcher.nextBatch()?.map(\.context.requestID) == ["batcher-after-lone"])
-        #expect(SystemClock.monotonicNanoseconds() - start < window, "after a lone submit it did not wait")
+        #expect(batcher.nextBatch()?.map(\.context.requestID) == ["batcher-after-small"])
+        #expect(SystemClock.monotonicNanoseconds() - start < window, "after a small batch it did not wait")
     }
 
     /// Large programs go in batches of their own size: 3 MB and 3 MB do not share one (4 MB at most), a small one
