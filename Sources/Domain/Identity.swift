@@ -87,8 +87,13 @@ extension PermissionSet {
     /// Grants are prefixes, so when two grants both cover a permission one covers the other; the intersection is
     /// therefore the scopes the owner covers plus the owner's grants the scopes cover.
     public func intersection(_ other: PermissionSet) -> PermissionSet {
+        // Most keys are scoped to everything their owner may do; `*` covers every grant and only `*` covers it.
+        if other.isEverything { return self }
+        if isEverything { return other }
         let fromOther = other.grants.filter { grant in grants.contains { $0.covers(grant) } }
         let fromSelf = grants.filter { grant in other.grants.contains { $0.covers(grant) } }
         return PermissionSet(fromOther + fromSelf)
     }
+
+    private var isEverything: Bool { grants.count == 1 && grants[0].value == "*" }
 }

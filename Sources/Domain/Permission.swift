@@ -9,15 +9,27 @@ public struct Permission: Hashable, Sendable, CustomStringConvertible, Comparabl
     /// Validates the text: one to four `:`-separated segments of `a-z 0-9 _ -`, where only the last may be `*`.
     public init?(_ text: String) {
         guard !text.isEmpty, text.utf8.count <= 100 else { return nil }
-        let segments = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard segments.count <= 4 else { return nil }
-        for (index, segment) in segments.enumerated() {
-            if segment == "*" {
-                guard index == segments.count - 1 else { return nil }
+        // One pass over the bytes (every authenticated request parses its grants): a segment is `*` only as the
+        // last one, and otherwise non-empty segment bytes.
+        var segments = 1
+        var segmentLength = 0
+        var segmentIsStar = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ":") {
+                guard segmentLength > 0, !segmentIsStar else { return nil }
+                segments += 1
+                segmentLength = 0
                 continue
             }
-            guard !segment.isEmpty, segment.utf8.allSatisfy(Self.isSegmentByte) else { return nil }
+            if byte == UInt8(ascii: "*") {
+                guard segmentLength == 0 else { return nil }
+                segmentIsStar = true
+            } else {
+                guard !segmentIsStar, Self.isSegmentByte(byte) else { return nil }
+            }
+            segmentLength += 1
         }
+        guard segmentLength > 0, segments <= 4 else { return nil }
         value = text
     }
 

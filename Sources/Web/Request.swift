@@ -213,13 +213,19 @@ public struct QueryParameters: Sendable {
     }
 }
 
-extension StringProtocol {
+extension Substring {
     /// The text without leading and trailing spaces and tabs.
     public func trimmingSpaces() -> String {
-        let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else {
-            return ""
-        }
-        return String(self[first...last])
+        // By bytes: spaces and tabs are ASCII, so the ends found are character boundaries.
+        let isBlank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        guard let first = utf8.firstIndex(where: { !isBlank($0) }), let last = utf8.lastIndex(where: { !isBlank($0) })
+        else { return "" }
+        return String(self[first..<utf8.index(after: last)])
     }
 }
+
+extension String {
+    /// The text without leading and trailing spaces and tabs.
+    public func trimmingSpaces() -> String { self[...].trimmingSpaces() }
+}
+

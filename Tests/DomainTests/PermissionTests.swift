@@ -7,7 +7,8 @@ import Testing
         #expect(Permission(text)?.value == text)
     }
 
-    @Test(arguments: ["", "Job:read", "job::read", "job:read:", "*:read", "job:*:read", "a:b:c:d:e", "job read", ":read"])
+    @Test(arguments: ["", "Job:read", "job::read", "job:read:", "*:read", "job:*:read", "a:b:c:d:e", "job read", ":read",
+                       "**", "job:**", "job:a*", "job:*a", ":", "é:read"])
     func malformedPermissionsAreRefused(_ text: String) {
         #expect(Permission(text) == nil)
     }

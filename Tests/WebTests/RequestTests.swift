@@ -26,6 +26,14 @@ import Web
         #expect(request.body == Array("{}".utf8))
     }
 
+    @Test func trimmingSpacesKeepsEverythingBetweenTheEnds() {
+        #expect(" \t sy_key é ü\t ".trimmingSpaces() == "sy_key é ü")
+        #expect("é".trimmingSpaces() == "é")
+        #expect(" \t\t ".trimmingSpaces() == "")
+        #expect("".trimmingSpaces() == "")
+        #expect("Bearer  token "[...].dropFirst(6).trimmingSpaces() == "token")
+    }
+
     @Test func noCertificateWithoutVerificationParameter() {
         let request = Request(cgiParameters: [("REQUEST_METHOD", "GET")], body: [])
         #expect(request.clientCertificate == nil)
