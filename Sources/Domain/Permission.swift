@@ -60,7 +60,9 @@ public struct PermissionSet: Sendable, Equatable {
     public let grants: [Permission]
 
     public init(_ grants: [Permission]) {
-        self.grants = Array(Set(grants)).sorted()
+        // A principal's grants come from the database sorted and distinct; only other lists need sorting.
+        let isSortedAndDistinct = zip(grants, grants.dropFirst()).allSatisfy { $0 < $1 }
+        self.grants = isSortedAndDistinct ? grants : Array(Set(grants)).sorted()
     }
 
     /// True when some grant covers `required`.

@@ -150,34 +150,36 @@ public struct ResultRow {
 
     /// Parses a one-dimensional array literal such as `{a,"b c",NULL}`; NULL elements are refused.
     static func decodeTextArray(_ text: String) -> [String]? {
-        let scalars = Array(text.unicodeScalars)
-        guard scalars.first == "{", scalars.last == "}" else { return nil }
+        // By bytes: the array syntax is ASCII, so no delimiter can be part of a multi-byte character.
+        let bytes = Array(text.utf8)
+        let (open, close, quote, backslash, comma) = (
+            UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: ","))
+        guard bytes.count >= 2, bytes[0] == open, bytes[bytes.count - 1] == close else { return nil }
         var values: [String] = []
         var index = 1
-        let end = scalars.count - 1
-        if index == end { return [] }
+        let end = bytes.count - 1
         while index < end {
-            var element = String.UnicodeScalarView()
-            if scalars[index] == "\"" {
+            if bytes[index] == quote {
                 index += 1
-                while index < end, scalars[index] != "\"" {
-                    if scalars[index] == "\\" { index += 1 }
+                var element: [UInt8] = []
+                while index < end, bytes[index] != quote {
+                    if bytes[index] == backslash { index += 1 }
                     guard index < end else { return nil }
-                    element.append(scalars[index])
+                    element.append(bytes[index])
                     index += 1
                 }
                 guard index < end else { return nil }
                 index += 1
+                values.append(String(decoding: element, as: UTF8.self))
             } else {
-                while index < end, scalars[index] != "," {
-                    element.append(scalars[index])
-                    index += 1
-                }
-                if String(element) == "NULL" { return nil }
+                let start = index
+                while index < end, bytes[index] != comma { index += 1 }
+                let element = bytes[start..<index]
+                if element.elementsEqual("NULL".utf8) { return nil }
+                values.append(String(decoding: element, as: UTF8.self))
             }
-            values.append(String(element))
             if index < end {
-                guard scalars[index] == "," else { return nil }
+                guard bytes[index] == comma else { return nil }
                 index += 1
             }
         }

@@ -32,6 +32,14 @@ import Testing
         #expect(Permission(literal: "*").covers(Permission(literal: "audit:read")))
     }
 
+    @Test func setsAreSortedAndDistinctHoweverGiven() {
+        let grants = ["job:read", "device:read", "job:read", "*"].map { Permission(literal: $0) }
+        #expect(PermissionSet(grants).grants.map(\.value) == ["*", "device:read", "job:read"])
+        #expect(PermissionSet(grants.reversed()) == PermissionSet(grants))
+        let sorted = ["circuit:*", "device:read", "job:*"].map { Permission(literal: $0) }
+        #expect(PermissionSet(sorted).grants == sorted)
+    }
+
     @Test func setsCompareByCoverage() {
         let owner = PermissionSet([Permission(literal: "job:*"), Permission(literal: "device:read")])
         #expect(owner.allows(Permission(literal: "job:cancel")))

@@ -18,6 +18,9 @@ import Testing
         #expect(ResultRow.decodeTextArray("{job:*,device:read}") == ["job:*", "device:read"])
         #expect(ResultRow.decodeTextArray("{a,NULL}") == nil)
         #expect(ResultRow.decodeTextArray("a,b") == nil)
+        #expect(ResultRow.decodeTextArray("{é,\"ü \\\\ ñ\",NULLS}") == ["é", "ü \\ ñ", "NULLS"])
+        #expect(ResultRow.decodeTextArray("{\"open}") == nil)
+        #expect(ResultRow.decodeTextArray("{") == nil)
     }
 
     @Test func textArrayLiteralsRoundTrip() {
