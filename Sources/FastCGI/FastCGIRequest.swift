@@ -77,31 +77,41 @@ public final class FastCGIRequest: @unchecked Sendable {
     /// Reads the body if it fits in `limit` bytes. A declared `CONTENT_LENGTH` over the limit is refused before
     /// reading anything; a body without a length is read until it passes the limit, then refused.
     public func readBody(limit: Int) -> BodyRead {
-        let declared = parameter("CONTENT_LENGTH").flatMap { Int($0) }
-        if let declared, declared > limit {
+        guard let declared = parameter("CONTENT_LENGTH").flatMap({ Int($0) }), declared >= 0 else {
+            return readUndeclaredBody(limit: limit)
+        }
+        if declared > limit {
             inputLeftUnread = true
             return .tooLarge
         }
-        if declared == 0 { return .complete([]) }
-        let capacity = declared ?? min(limit, 64 * 1024)
-        var body = [UInt8](repeating: 0, count: 0)
-        body.reserveCapacity(capacity)
+        // Straight into the body: a scratch buffer would be a zero-filled allocation per request.
+        return .complete([UInt8](unsafeUninitializedCapacity: declared) { buffer, initialized in
+            initialized = read(into: buffer)
+        })
+    }
+
+    /// nginx declares every body it passes on; this serves other FastCGI clients.
+    private func readUndeclaredBody(limit: Int) -> BodyRead {
+        var body: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let count = chunk.withUnsafeMutableBufferPointer { buffer in
-                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                    FCGX_GetStr($0, Int32(buffer.count), raw.pointee.in)
-                }
-            }
-            if count <= 0 { break }
-            if body.count + Int(count) > limit {
+            let count = chunk.withUnsafeMutableBufferPointer { read(into: $0) }
+            if count == 0 { return .complete(body) }
+            if body.count + count > limit {
                 inputLeftUnread = true
                 return .tooLarge
             }
-            body.append(contentsOf: chunk[0..<Int(count)])
-            if let declared, body.count >= declared { break }
+            body.append(contentsOf: chunk[0..<count])
         }
-        return .complete(body)
+    }
+
+    /// Fills `buffer` from the request's input; fewer bytes only at its end. Returns how many were read.
+    private func read(into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return 0 }
+        let count = base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+            FCGX_GetStr($0, Int32(buffer.count), raw.pointee.in)
+        }
+        return max(0, Int(count))
     }
 
     /// Writes bytes to the response stream; throws when the client (nginx) has gone away.
