@@ -34,7 +34,7 @@ struct BatchCommand: ParsableCommand {
     var untilIdle = false
 
     func validate() throws {
-        guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be from 0 to 3600") }
+        guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be more than 0 and at most 3600") }
     }
 
     func run() throws {
