@@ -94,12 +94,10 @@ struct SimulatorTests {
     @Test("circuits above the qubit limit are refused at once, before any allocation")
     func qubitLimit() throws {
         let circuit = try OpenQASM.parse(header + "qreg q[40];\nh q;\n")
-        let seconds = measureSeconds {
-            #expect(throws: SimulationError.tooManyQubits(qubits: 40, limit: 28)) {
-                try Simulator().run(circuit, shots: 10, seed: 1)
-            }
+        // 2^40 amplitudes would be 16 TiB: reaching the allocation would crash the test, not fail it.
+        #expect(throws: SimulationError.tooManyQubits(qubits: 40, limit: 28)) {
+            try Simulator().run(circuit, shots: 10, seed: 1)
         }
-        #expect(seconds < 0.5)
         let small = Simulator(options: SimulationOptions(maxQubits: 3))
         #expect(throws: SimulationError.tooManyQubits(qubits: 4, limit: 3)) {
             try small.probabilities(OpenQASM.parse(header + "qreg q[4];\n"))
@@ -236,23 +234,14 @@ struct SimulatorTests {
         #expect(cached.counts.keys.allSatisfy { Array($0)[1] == Array($0)[2] })
     }
 
-    @Test("a long run stops promptly when the stop hook says so")
+    @Test("a long run stops at the first check of its stop hook that says so")
     func cancellation() throws {
         let circuit = randomCircuit(qubits: 20, gates: 4000, seed: 4)
         let counter = CallCounter()
         let simulator = Simulator(options: SimulationOptions(shouldStop: { counter.next() > 3 }))
-        var thrown: SimulationError?
-        let seconds = measureSeconds {
-            do {
-                _ = try simulator.run(circuit, shots: 10, seed: 1)
-            } catch let error as SimulationError {
-                thrown = error
-            } catch {
-                Issue.record("unexpected error \(error)")
-            }
-        }
-        #expect(thrown == .stopped)
-        #expect(seconds < 5)
+        #expect(throws: SimulationError.stopped) { try simulator.run(circuit, shots: 10, seed: 1) }
+        // The run stopped at the first check that said so: the fourth.
+        #expect(counter.calls.load(ordering: .relaxed) == 4)
 
         let midCircuit = try OpenQASM.parse(header + "qreg q[2];\ncreg c[2];\nh q[0];\nmeasure q[0] -> c[0];\nif (c == 1) x q[1];\nmeasure q[1] -> c[1];\n")
         let shotCounter = CallCounter()

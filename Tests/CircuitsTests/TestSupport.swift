@@ -154,13 +154,4 @@ func diagnostics(_ source: String, limits: ParseLimits = ParseLimits()) -> [Diag
     }
 }
 
-/// Seconds taken by `body`.
-func measureSeconds(_ body: () throws -> Void) rethrows -> Double {
-    let clock = ContinuousClock()
-    let start = clock.now
-    try body()
-    let elapsed = clock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-}
-
 let header = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\n"
