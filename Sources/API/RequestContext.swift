@@ -46,6 +46,8 @@ public final class RequestContext {
     var presentedKeyPrefix: String?
     /// The principal behind a presented credential that failed (a wrong secret for a known key), for the audit row.
     var failedPrincipal: (id: Int64, name: String)?
+    /// The 401 a presented credential earned, answered once the client's address has been charged for it.
+    var credentialFailure: Problem?
     /// True once the audit row was written inside the request's transaction.
     var isAudited = false
     /// The matched route's `{name}` values, kept for a resumed long-poll.

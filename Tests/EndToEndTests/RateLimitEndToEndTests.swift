@@ -30,4 +30,44 @@ import Testing
         #expect(refused.header("RateLimit-Remaining") == "0")
         #expect(refused.header("RateLimit-Reset") != nil)
     }
+
+    /// Keys and tokens that fail, and missing credentials, are charged to the client's address with the anonymous
+    /// role's limits; a valid key from that address is still charged to its own principal.
+    @Test func requestsWithoutAPrincipalAreChargedToTheirAddress() throws {
+        // Logging in is itself charged to the address, so the user logs in before the limit is lowered.
+        let user = try Fixtures.user("addressed", roles: ["user"])
+        let saved = try Fixtures.sql(
+            "SELECT rate_per_minute || ',' || rate_per_hour || ',' || rate_burst FROM role WHERE name = 'anonymous'")
+        let address = "a:127.0.0.1"
+        try Fixtures.sql("DELETE FROM rate_limit_state WHERE subject = '\(address)'")
+        try Fixtures.sql("UPDATE role SET rate_per_minute = 1, rate_per_hour = 1000, rate_burst = 3 WHERE name = 'anonymous'")
+        defer {
+            let limits = saved.split(separator: ",")
+            _ = try? Fixtures.sql(
+                "UPDATE role SET rate_per_minute = \(limits[0]), rate_per_hour = \(limits[1]), rate_burst = \(limits[2]) WHERE name = 'anonymous'")
+            _ = try? Fixtures.sql("DELETE FROM rate_limit_state WHERE subject = '\(address)'")
+        }
+        let badKey = [("Authorization", "Bearer sy_" + String(repeating: "A", count: 43))]
+        let badToken = [("Authorization", "Bearer a.b.c")]
+        var answers: [HTTPResponse] = []
+        for headers in [badKey, badToken, []] {
+            answers.append(try Stack.client.get("/api/v1/me", headers: headers))
+        }
+        #expect(answers.map(\.status) == [401, 401, 401])
+        #expect(answers.map { $0.header("RateLimit-Remaining") } == ["2", "1", "0"])
+        #expect(answers.allSatisfy { $0.header("RateLimit-Limit") == "3" && $0.header("WWW-Authenticate") != nil })
+
+        let refused = try Stack.client.get("/api/v1/me", headers: badKey)
+        #expect(refused.status == 429)
+        #expect(refused.json?["type"] as? String == "/problems/rate-limited")
+        #expect(Int(refused.header("Retry-After") ?? "") ?? 0 >= 1)
+        #expect(try Stack.client.get("/api/v1/me").status == 429)
+        let auditRow = "SELECT event || ' ' || status || ' ' || (detail->>'reason') || ' ' || (detail->>'limit') "
+            + "FROM audit_log WHERE request_id = '\(refused.header("X-Request-Id")!)'"
+        #expect(try Stack.eventually(within: 5) { try Fixtures.sql(auditRow) == "rate_limit.exceeded 429 key-unknown 3" })
+
+        let allowed = try user.get("/api/v1/me")
+        #expect(allowed.status == 200)
+        #expect(allowed.header("RateLimit-Limit") != "3")
+    }
 }

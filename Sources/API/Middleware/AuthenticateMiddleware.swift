@@ -3,9 +3,10 @@ import Web
 
 /// Establishes who is calling from the credentials the request presents, if any (probes skip this).
 ///
-/// Presented but bad credentials end the request with a 401 at once, even on routes that need none: a client
-/// with a broken key should learn so. The audit row records the failure's reason. The route's prefetched read
-/// travels in authentication's round trip.
+/// Presented but bad credentials end the request with a 401, even on routes that need none: a client with a broken
+/// key should learn so. The 401 is raised by `RateLimitMiddleware`, once the client's address has paid for the
+/// attempt. The audit row records the failure's reason. The route's prefetched read travels in authentication's
+/// round trip.
 struct AuthenticateMiddleware: Middleware {
     func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
         guard context.route?.access != .probe, !context.isResumed else { return try next(request, context) }
@@ -18,7 +19,7 @@ struct AuthenticateMiddleware: Middleware {
         } catch let failure as Authenticator.Failure {
             context.auditEvent = "auth.failure"
             context.auditDetail = [("reason", .string(failure.reason))]
-            throw failure.problem
+            context.credentialFailure = failure.problem
         }
         return try next(request, context)
     }

@@ -5,12 +5,15 @@ import Web
 /// Enforces the rate limits kept in PostgreSQL, shared by every process and host, and sends the `RateLimit-*`
 /// headers (IETF draft-ietf-httpapi-ratelimit-headers) on every response, problems included.
 ///
-/// Authenticated requests were already counted by the authentication call; anonymous requests to public routes
-/// are counted per client address with the `anonymous` role's limits. Over the limit: 429 with `Retry-After`.
+/// Authenticated requests were already counted by the authentication call. A request without a principal (a public
+/// route such as login, a protected one without credentials, or one whose credential failed) is counted against its
+/// client address with the `anonymous` role's limits, so trying keys or tokens is slowed as trying passwords is,
+/// while a valid credential from the same address is charged to its own principal. Over the limit: 429 with
+/// `Retry-After`.
 struct RateLimitMiddleware: Middleware {
     func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
         guard let access = context.route?.access, access != .probe else { return try next(request, context) }
-        if context.identity == nil, access == .public, !context.isResumed {
+        if context.identity == nil, !context.isResumed {
             context.rateLimit = try AuthStore(connection: context.connection).rateLimitHit(
                 subject: "a:" + request.clientAddress)
         }
@@ -18,12 +21,13 @@ struct RateLimitMiddleware: Middleware {
         let headers = Self.headers(decision)
         guard decision.isAllowed || context.isResumed else {
             context.auditEvent = "rate_limit.exceeded"
-            context.auditDetail = [("limit", .int(Int64(decision.limit)))]
+            context.auditDetail.append(("limit", .int(Int64(decision.limit))))
             throw Problem(
                 .rateLimited, detail: "Too many requests; retry in \(decision.retryAfterSeconds) s.",
                 headers: headers + [("Retry-After", String(decision.retryAfterSeconds))])
         }
         do {
+            if let failure = context.credentialFailure { throw failure }
             var response = try next(request, context)
             response.headers.append(contentsOf: headers)
             return response
