@@ -149,9 +149,13 @@ private struct CreatedAuditRows: Statement {
 }
 
 private struct QueueingFailed: Error, CustomStringConvertible {
-    let outcome: Outcome
-    var description: String {
-        guard case .response(let response) = outcome, case .bytes(let bytes) = response.body else { return "parked" }
-        return "\(response.status): \(String(decoding: bytes, as: UTF8.self))"
+    let description: String
+
+    init(outcome: Outcome) {
+        guard case .response(let response) = outcome, case .bytes(let bytes) = response.body else {
+            description = "parked"
+            return
+        }
+        description = "\(response.status): \(String(decoding: bytes, as: UTF8.self))"
     }
 }
