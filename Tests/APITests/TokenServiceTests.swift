@@ -15,14 +15,20 @@ import Web
 
     func makeService() throws -> TokenService {
         // A directory per call: tests run in parallel, each with its own keys, and a shared file would be rewritten
-        // while another test reads it.
+        // while another test reads it. The service reads its files when it starts, so they go right after.
         var template = Array("/tmp/switchyard-token-tests-XXXXXX".utf8CString)
         let directory = String(cString: mkdtemp(&template)!)
+        var written: [String] = []
+        defer {
+            written.forEach { unlink($0) }
+            rmdir(directory)
+        }
         func write(_ name: String, _ text: String) -> String {
             let path = directory + "/" + name
             let file = fopen(path, "w")!
             fputs(text, file)
             fclose(file)
+            written.append(path)
             return path
         }
         var config = Configuration()

@@ -9,7 +9,8 @@ import Testing
     /// Makes a key and a certificate for `name`: signed by the test CA (optionally with a validity in the past), or
     /// self-signed.
     func certificate(_ name: String, selfSigned: Bool = false, expired: Bool = false) throws -> (cert: String, key: String) {
-        let directory = NSTemporaryDirectory() + "mtls-" + UUID().uuidString
+        // Under the harness's TLS directory, which it removes when the stack stops.
+        let directory = tls + "/clients/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let key = directory + "/client.key"
         let cert = directory + "/client.crt"
