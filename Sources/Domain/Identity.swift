@@ -38,18 +38,28 @@ public struct Identity: Sendable, Equatable {
     public let roles: [String]
     /// Effective permissions: the principal's, narrowed by the credential's scopes.
     public let permissions: PermissionSet
+    /// The principal's own permissions, before the credential narrows them.
+    public let principalPermissions: PermissionSet
     public let credential: Credential
 
     public init(
         principalID: Int64, principalName: String, principalKind: PrincipalKind, roles: [String],
-        permissions: PermissionSet, credential: Credential
+        permissions: PermissionSet, principalPermissions: PermissionSet, credential: Credential
     ) {
         self.principalID = principalID
         self.principalName = principalName
         self.principalKind = principalKind
         self.roles = roles
         self.permissions = permissions
+        self.principalPermissions = principalPermissions
         self.credential = credential
+    }
+
+    /// True when this credential may already do everything a key of `owner` scoped to `scopes` can do, so that
+    /// acting on that key (revoking, rotating) gives it nothing new: a narrowly scoped key or token cannot reach its
+    /// owner's wider keys. Another owner's key (only `*` reaches those) is judged by its scopes alone.
+    public func reaches(keyOf owner: Int64, scopes: PermissionSet) -> Bool {
+        permissions.covers(owner == principalID ? principalPermissions.intersection(scopes) : scopes)
     }
 
     /// True when this caller may act on objects of every owner; everyone else sees only their own, and another

@@ -27,9 +27,12 @@ public struct AuthStore {
 
     /// The principal a verified token names, created on first sight.
     public func tokenSubject(
-        _ subject: String, roles: [String], now: Timestamp? = nil, readingAhead ahead: ReadAhead? = nil
+        _ subject: String, roles: [String], fromIdentityProvider: Bool, now: Timestamp? = nil,
+        readingAhead ahead: ReadAhead? = nil
     ) throws -> TokenAuthentication? {
-        try connection.first(AuthTokenSubject(subject: subject, roles: roles, now: now), readingAhead: ahead)
+        try connection.first(
+            AuthTokenSubject(subject: subject, roles: roles, fromIdentityProvider: fromIdentityProvider, now: now),
+            readingAhead: ahead)
     }
 
     /// Counts one request of a subject that is not a principal; nil limits mean the `anonymous` role's.

@@ -97,6 +97,24 @@ import Testing
         #expect(try Caller(key: key).post("/api/v1/keys", json: #"{"scopes":["job:create"]}"#).status == 400)
     }
 
+    @Test func aScopedKeyCannotRotateOrRevokeItsOwnersWiderKeys() throws {
+        let user = try Fixtures.user("reach", roles: ["researcher"])
+        let wideKeyID = String(user.key.prefix(12))
+        let narrow = try #require(try user.post("/api/v1/keys", json: #"{"scopes":["job:read"]}"#).json?["key"] as? String)
+        let rotated = try Caller(key: narrow).post("/api/v1/keys/rotate", json: #"{"key_id":"\#(wideKeyID)"}"#)
+        #expect(rotated.status == 403, "\(rotated.text)")
+        #expect(rotated.json?["type"] as? String == "/problems/forbidden")
+        #expect(try Caller(key: narrow).send("DELETE", "/api/v1/keys/\(wideKeyID)").status == 403)
+        #expect(try user.get("/api/v1/me").status == 200, "the wider key still works, unrotated")
+        #expect((try user.get("/api/v1/keys").json?["items"] as? [[String: Any]])?.count == 2, "nothing was issued")
+
+        // Its own key and keys no wider than itself are within its reach; the wider key reaches the narrow one.
+        let itself = try Caller(key: narrow).post("/api/v1/keys/rotate", json: "{}")
+        #expect(itself.status == 201)
+        let replacement = try #require((itself.json?["key"] as? [String: Any])?["key_id"] as? String)
+        #expect(try user.send("DELETE", "/api/v1/keys/\(replacement)").status == 204)
+    }
+
     @Test func keyListingNeverShowsSecrets() throws {
         let user = try Fixtures.user("listing", roles: ["user"])
         let key = try #require(try user.post("/api/v1/keys", json: "{}").json?["key"] as? String)

@@ -71,6 +71,41 @@ import Testing
         #expect(me.json?["permissions"] as? [String] == ["job:read"], "a token never does more than the key that asked")
     }
 
+    @Test func issuedTokensFollowTheirPrincipalAndEndWithTheirCredential() throws {
+        let user = try Fixtures.user("token-life", roles: ["researcher"])
+        let keyExpiry = ISO8601DateFormatter().string(from: Date().addingTimeInterval(300))
+        let created = try user.post("/api/v1/keys", json: #"{"expires_at":"\#(keyExpiry)"}"#)
+        let shortKey = try #require(created.json?["key"] as? String)
+        let first = try Caller(key: shortKey).post("/api/v1/auth/token", json: "{}")
+        #expect(first.status == 200)
+        #expect(first.json?["expires_at"] as? String == created.json?["expires_at"] as? String,
+            "a token ends with the key that asked for it, not 15 minutes later")
+        let token = try #require(first.json?["token"] as? String)
+        let renewed = try Caller(key: token).post("/api/v1/auth/token", json: "{}")
+        #expect(renewed.status == 200)
+        #expect(renewed.json?["expires_at"] as? String == first.json?["expires_at"] as? String, "tokens cannot renew themselves")
+
+        // Taking a role away reaches tokens already issued, as it reaches keys.
+        #expect(try Caller(key: token).post("/api/v1/jobs", json: "{}").status == 400, "job:create, so validation runs")
+        #expect(try Fixtures.admin.send("PATCH", "/api/v1/users/\(user.name)", json: #"{"roles":["viewer"]}"#).status == 200)
+        let me = try Caller(key: token).get("/api/v1/me")
+        #expect(me.json?["permissions"] as? [String] == ["device:read", "job:read"])
+        #expect(try Caller(key: token).post("/api/v1/jobs", json: "{}").status == 403)
+    }
+
+    @Test func identityProviderTokensCannotNameLocalAccounts() throws {
+        let local = try Fixtures.user("local", roles: ["user"])
+        let key = try PrivateKey(pem: try String(contentsOfFile: Stack.environment["TEST_IDP_RSA_KEY"]!, encoding: .utf8))
+        let token = try Tokens.sign(
+            header: #"{"alg":"RS256","kid":"idp-rsa","typ":"JWT"}"#,
+            claims: Tokens.claims(subject: local.name, issuer: "https://idp.test", extra: #""roles":["admin"]"#)
+        ) { try key.sign(message: $0, algorithm: .rs256) }
+        let refused = try Caller(key: token).get("/api/v1/me")
+        #expect(refused.status == 401)
+        #expect(refused.json?["type"] as? String == "/problems/invalid-claims")
+        #expect(try Caller(key: token).get("/api/v1/keys").status == 401)
+    }
+
     @Test func identityProviderTokensProvisionTheirSubject() throws {
         let subject = Fixtures.uniqueName("sso")
         for (algorithm, keyID, path) in [("RS256", "idp-rsa", "TEST_IDP_RSA_KEY"), ("ES256", "idp-ec", "TEST_IDP_EC_KEY")] {
@@ -109,6 +144,8 @@ import Testing
             ("confusion", hs(Tokens.claims(subject: subject),
                 key: Array(try String(contentsOfFile: Stack.environment["TEST_TLS_DIR"]! + "/idp-rsa.pub", encoding: .utf8).utf8),
                 header: #"{"alg":"HS256","kid":"idp-rsa"}"#), "/problems/invalid-signature"),
+            ("unknown kid", hs(Tokens.claims(subject: subject), header: #"{"alg":"HS256","kid":"no-such-key"}"#),
+                "/problems/invalid-signature"),
             ("bad base64", "@@@.@@@.@@@", "/problems/invalid-credential"),
             ("huge", hs(Tokens.claims(subject: subject, extra: #""pad":"\#(String(repeating: "x", count: 9000))""#)),
                 "/problems/invalid-credential"),

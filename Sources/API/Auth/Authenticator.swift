@@ -89,7 +89,7 @@ struct Authenticator {
         return Outcome(
             identity: Identity(
                 principalID: found.principal.id, principalName: found.principal.name, principalKind: found.principal.kind,
-                roles: found.principal.roles, permissions: owner.intersection(scopes),
+                roles: found.principal.roles, permissions: owner.intersection(scopes), principalPermissions: owner,
                 credential: Credential(kind: found.isSession ? .sessionKey : .apiKey, keyPrefix: prefix, expiresAt: endsAt)),
             rateLimit: found.rateLimit)
     }
@@ -102,14 +102,22 @@ struct Authenticator {
             throw Failure(problem: error.problem, reason: error.reason)
         }
         guard let found = try AuthStore(connection: context.connection).tokenSubject(
-            claims.subject, roles: claims.roles, readingAhead: context.readAhead)
+            claims.subject, roles: claims.roles, fromIdentityProvider: claims.isFromIdentityProvider,
+            readingAhead: context.readAhead)
         else { throw Failure(problem: TokenFailure.claimsRejected("unknown subject").problem, reason: "token-subject") }
+        guard found.isExternal || !claims.isFromIdentityProvider else {
+            // The provider's names are not ours: its `admin` is not the local admin account.
+            throw Failure(
+                problem: TokenFailure.claimsRejected("the subject is a local account, not one of the identity provider's").problem,
+                reason: "token-local-subject")
+        }
         try requireActive(found.principal)
-        let permissions = claims.permissions ?? found.principal.permissions.compactMap(Permission.init)
+        let principal = PermissionSet(found.principalPermissions.compactMap(Permission.init))
+        let granted = PermissionSet(claims.permissions ?? found.principal.permissions.compactMap(Permission.init))
         return Outcome(
             identity: Identity(
                 principalID: found.principal.id, principalName: found.principal.name, principalKind: found.principal.kind,
-                roles: claims.roles, permissions: PermissionSet(permissions),
+                roles: claims.roles, permissions: principal.intersection(granted), principalPermissions: principal,
                 credential: Credential(kind: .token, expiresAt: claims.expiresAt)),
             rateLimit: found.rateLimit)
     }
@@ -148,10 +156,11 @@ struct Authenticator {
         }
         try requireActive(found.principal)
         context.failedPrincipal = nil
+        let permissions = PermissionSet(found.principal.permissions.compactMap(Permission.init))
         return Outcome(
             identity: Identity(
                 principalID: found.principal.id, principalName: found.principal.name, principalKind: found.principal.kind,
-                roles: found.principal.roles, permissions: PermissionSet(found.principal.permissions.compactMap(Permission.init)),
+                roles: found.principal.roles, permissions: permissions, principalPermissions: permissions,
                 credential: Credential(kind: .certificate, expiresAt: notAfter)),
             rateLimit: found.rateLimit)
     }

@@ -10,6 +10,8 @@ struct TokenClaims: Equatable {
     let permissions: [Permission]?
     let expiresAt: Timestamp
     let tokenID: String?
+    /// Signed by an identity provider's key rather than Switchyard's own secret.
+    let isFromIdentityProvider: Bool
 }
 
 /// Why a token was refused; each maps to its own problem type.
@@ -123,7 +125,10 @@ struct TokenService: Sendable {
         switch algorithm {
         case "HS256":
             guard let secret else { throw .badSignature("HS256 tokens are not accepted here") }
-            if let keyID, publicKeys[keyID] != nil { throw .badSignature("kid names a public key, not the HS256 secret") }
+            if let keyID {
+                // Switchyard's own tokens carry no kid; any other names a key this installation does not have.
+                throw .badSignature(publicKeys[keyID] != nil ? "kid names a public key, not the HS256 secret" : "unknown kid")
+            }
             let expected = HMACSHA256.authenticationCode(key: secret, message: signingInput)
             guard ConstantTime.equals(expected, signature) else { throw .badSignature("the signature does not verify") }
             allowedIssuers = [issuer]
@@ -141,12 +146,12 @@ struct TokenService: Sendable {
         guard let claims = try? JSON.parse(payloadBytes), claims.objectValue != nil else {
             throw .malformed("the payload is not a JSON object")
         }
-        return try checkClaims(claims, allowedIssuers: allowedIssuers, now: now)
+        return try checkClaims(claims, allowedIssuers: allowedIssuers, fromIdentityProvider: algorithm != "HS256", now: now)
     }
 
-    private func checkClaims(_ claims: JSON, allowedIssuers: Set<String>, now: Timestamp) throws(TokenFailure)
-        -> TokenClaims
-    {
+    private func checkClaims(
+        _ claims: JSON, allowedIssuers: Set<String>, fromIdentityProvider: Bool, now: Timestamp
+    ) throws(TokenFailure) -> TokenClaims {
         guard let expires = claims["exp"].flatMap(Self.numericDate) else { throw .malformed("exp is missing or not a number") }
         if now.seconds > expires + leewaySeconds { throw .expired }
         if let notBefore = claims["nbf"] {
@@ -183,7 +188,7 @@ struct TokenService: Sendable {
         }
         return TokenClaims(
             subject: subject, roles: roles, permissions: permissions, expiresAt: Timestamp(seconds: expires),
-            tokenID: claims["jti"]?.stringValue)
+            tokenID: claims["jti"]?.stringValue, isFromIdentityProvider: fromIdentityProvider)
     }
 
     /// A NumericDate (seconds, possibly fractional) as whole seconds; nil for anything else or absurd values.
@@ -192,12 +197,14 @@ struct TokenService: Sendable {
         return Int64(seconds.rounded(.down))
     }
 
-    /// Signs an HS256 token for `subject` that expires after `lifetimeSeconds`.
-    func sign(subject: String, roles: [String], permissions: [Permission]?, now: Timestamp) throws -> (
-        token: String, expiresAt: Timestamp
-    ) {
+    /// Signs an HS256 token for `subject` that expires after `lifetimeSeconds`, or at `notAfter` when that is
+    /// sooner.
+    func sign(subject: String, roles: [String], permissions: [Permission]?, notAfter: Timestamp? = nil, now: Timestamp)
+        throws -> (token: String, expiresAt: Timestamp)
+    {
         guard let secret else { throw Problem.conflict("This installation issues no tokens: jwt-secret-file is not set.") }
-        let expiresAt = now.adding(seconds: lifetimeSeconds)
+        let lifetimeEnd = now.adding(seconds: lifetimeSeconds)
+        let expiresAt = notAfter.map { min($0, lifetimeEnd) } ?? lifetimeEnd
         var claims: [(String, JSON)] = [
             ("iss", .string(issuer)), ("aud", .string(audience)), ("sub", .string(subject)),
             ("iat", .int(now.seconds)), ("exp", .int(expiresAt.seconds)),

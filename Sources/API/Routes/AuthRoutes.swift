@@ -68,12 +68,13 @@ struct AuthRoutes {
     }
 
     /// A short-lived signed JWT for the caller, carrying its roles and exactly its current permissions (so a token
-    /// made with a scoped key can do no more than that key).
+    /// made with a scoped key can do no more than that key). It expires with the credential that asked for it when
+    /// that is sooner, so tokens cannot renew themselves forever.
     @Sendable static func token(_ request: Request, _ context: RequestContext) throws -> Response {
         let identity = try context.requireIdentity()
         let issued = try context.services.tokens.sign(
             subject: identity.principalName, roles: identity.roles, permissions: identity.permissions.grants,
-            now: context.receivedAt)
+            notAfter: identity.credential.expiresAt, now: context.receivedAt)
         context.auditEvent = "auth.token"
         return .json(
             .object([

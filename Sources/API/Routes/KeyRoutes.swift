@@ -57,8 +57,10 @@ struct KeyRoutes {
         let identity = try context.requireIdentity()
         let prefix = request.pathParameters["prefix"] ?? ""
         return try context.transaction {
-            guard try ApiKeyStore(connection: context.connection).revoke(prefix: prefix, ownerFilter: identity.ownerFilter) != nil
+            guard let revoked = try ApiKeyStore(connection: context.connection).revoke(
+                prefix: prefix, ownerFilter: identity.ownerFilter)
             else { throw Problem.notFound("No key \(prefix).") }
+            try Self.requireReach(revoked, identity: identity)
             context.auditEvent = "key.revoked"
             context.auditDetail = [("key_id", .string(prefix))]
             return .noContent
@@ -80,6 +82,7 @@ struct KeyRoutes {
             guard let old = try keys.lockForRotation(prefix: prefix, principalID: identity.principalID) else {
                 throw Problem.notFound("No usable key \(prefix).")
             }
+            try Self.requireReach(old, identity: identity)
             let lifetime = old.expiresAt.map { $0.microseconds - old.createdAt.microseconds }
             let (key, newPrefix, hash) = try ApiKeySecret.generate()
             let replacement = try keys.insert(
@@ -95,6 +98,18 @@ struct KeyRoutes {
                 .object([("key", Self.json(replacement, key: key)), ("replaced", Self.json(retired, key: nil))]), status: 201)
             response.headers.append(("Location", "/api/v1/keys/\(newPrefix)"))
             return response
+        }
+    }
+
+    /// Refuses (403, and the transaction rolls back) when the caller's credential may not already do everything
+    /// `record` can: a key scoped to `job:read` cannot rotate or revoke its owner's wider keys.
+    static func requireReach(_ record: ApiKeyRecord, identity: Identity) throws {
+        let scopes = PermissionSet(record.scopes.compactMap(Permission.init))
+        guard identity.reaches(keyOf: record.principalID, scopes: scopes) else {
+            throw Problem(
+                .forbidden,
+                detail: "Key \(record.prefix) can do more than the credential of this request; use a credential that "
+                    + "covers its scopes.")
         }
     }
 

@@ -43,21 +43,24 @@ struct AuthCertificate: Statement {
     }
 }
 
-/// The principal a verified token names (created on first sight), the permissions of the token's roles, and the
-/// rate-limit hit.
+/// The principal a verified token names (created on first sight, as external), the permissions of the token's
+/// roles, the principal's own permissions, and the rate-limit hit.
 struct AuthTokenSubject: Statement {
     static let sql = """
-        SELECT principal_id, principal_name, principal_kind, is_active, $2::text[], permissions,
-               rate_limit, rate_allowed, rate_remaining, rate_reset, rate_retry_after
-        FROM auth_token_subject($1::text, $2::text[], true, coalesce($3::timestamptz, now()))
+        SELECT principal_id, principal_name, principal_kind, is_active, $2::text[], permissions, is_external,
+               principal_permissions, rate_limit, rate_allowed, rate_remaining, rate_reset, rate_retry_after
+        FROM auth_token_subject($1::text, $2::text[], $3::boolean, coalesce($4::timestamptz, now()))
         """
     typealias Row = TokenAuthentication
     let subject: String
     let roles: [String]
+    let fromIdentityProvider: Bool
     let now: Timestamp?
-    var binds: [PostgresValue] { [.text(subject), .textArray(roles), .text(now?.rfc3339)] }
+    var binds: [PostgresValue] { [.text(subject), .textArray(roles), .bool(fromIdentityProvider), .text(now?.rfc3339)] }
     static func decode(_ row: ResultRow) throws -> Row {
-        TokenAuthentication(principal: try PrincipalFacts(row, from: 0), rateLimit: try RateLimitDecision(row, from: 6))
+        TokenAuthentication(
+            principal: try PrincipalFacts(row, from: 0), isExternal: try row.bool(6),
+            principalPermissions: try row.stringArray(7), rateLimit: try RateLimitDecision(row, from: 8))
     }
 }
 
@@ -128,7 +131,13 @@ public struct CertificateAuthentication: Sendable {
 
 /// What `auth_token_subject` found for a token's subject.
 public struct TokenAuthentication: Sendable {
+    /// The principal, with the token's roles and their permissions.
     public let principal: PrincipalFacts
+    /// Provisioned from tokens: the token's roles are its rights. A local principal's tokens only narrow its own.
+    public let isExternal: Bool
+    /// What the principal itself may do now (for an external principal, what its token's roles allow).
+    public let principalPermissions: [String]
+    /// Nil when nothing was counted (an inactive principal, or a local one named by an identity provider's token).
     public let rateLimit: RateLimitDecision?
 }
 
