@@ -7,11 +7,15 @@ public struct PasswordHash: Sendable {
     /// The iteration count new hashes get: OWASP's 2023 recommendation for PBKDF2-HMAC-SHA256.
     public static let defaultIterations = 600_000
 
-    /// A valid hash at the default cost whose password nobody knows.
+    /// A valid hash of cost `iterations` that no password matches (its key is not derived from one).
     ///
-    /// Verify against it when the user does not exist, so that a login for an unknown name costs the same as
-    /// one with a wrong password and does not reveal which names exist.
-    public static let dummy = "pbkdf2-sha256$600000$vuTAWgkkng4PypUghwe33Q$sex1hssxDpm4lZbA1VDz2l_LlwPvE5xd3ys5rIL92qE"
+    /// Verify against it, at the cost new hashes get, when the user does not exist, so that a login for an unknown
+    /// name costs the same as one with a wrong password and does not reveal which names exist.
+    public static func dummy(iterations: Int) -> String {
+        precondition(iterationRange.contains(iterations), "iterations out of range")
+        return PasswordHash(iterations: iterations, salt: [UInt8](repeating: 0x5A, count: 16), key: [UInt8](repeating: 0, count: keyCount))
+            .encoded
+    }
 
     private static let scheme = "pbkdf2-sha256"
     private static let iterationRange = 1_000...10_000_000

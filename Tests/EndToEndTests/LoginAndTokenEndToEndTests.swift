@@ -29,6 +29,8 @@ import Testing
         #expect(wrongPassword.json?["type"] as? String == "/problems/login-failed")
         #expect(unknownUser.json?["type"] as? String == wrongPassword.json?["type"] as? String)
         #expect(unknownUser.json?["detail"] as? String == wrongPassword.json?["detail"] as? String)
+        #expect(wrongPassword.header("WWW-Authenticate") != nil)
+        #expect(unknownUser.header("WWW-Authenticate") == wrongPassword.header("WWW-Authenticate"))
     }
 
     @Test func badLoginBodiesAre400Or415() throws {

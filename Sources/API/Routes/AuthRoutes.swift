@@ -24,16 +24,19 @@ struct AuthRoutes {
         guard let username, let password else { throw Problem.internalError }
 
         context.auditEvent = "auth.login_failure"
+        // A name that is no principal's may be a password typed in the wrong field: the audit trail and the rate
+        // limit's table keep only a digest of it, enough to tell repeated attempts apart.
+        let nameDigest = Hex.encode(SHA256.hash(username.lowercased()).prefix(16))
         let auth = AuthStore(connection: context.connection)
         let config = context.config
         let limits = [
-            ("login-user:" + username.lowercased(), config.loginAttemptsPerMinute, config.loginAttemptsBurst),
+            ("login-user:" + nameDigest, config.loginAttemptsPerMinute, config.loginAttemptsBurst),
             ("login-addr:" + request.clientAddress, config.loginAddressAttemptsPerMinute, config.loginAddressAttemptsBurst),
         ]
         for (subject, perMinute, burst) in limits {
             let decision = try auth.rateLimitHit(subject: subject, perMinute: perMinute, perHour: perMinute * 60, burst: burst)
             if !decision.isAllowed {
-                context.auditDetail = [("reason", .string("rate-limited")), ("username", .string(username))]
+                context.auditDetail = [("reason", .string("rate-limited")), ("username_sha256", .string(nameDigest))]
                 throw Problem(
                     .rateLimited, detail: "Too many login attempts; retry in \(decision.retryAfterSeconds) s.",
                     headers: [("Retry-After", String(decision.retryAfterSeconds))])
@@ -41,12 +44,17 @@ struct AuthRoutes {
         }
         let principals = PrincipalStore(connection: context.connection)
         let stored = try principals.credentials(name: username)
-        let isMatch = PasswordHash.verify(password: password, against: stored?.passwordHash ?? PasswordHash.dummy)
+        let isMatch = PasswordHash.verify(
+            password: password, against: stored?.passwordHash ?? PasswordHash.dummy(iterations: config.passwordIterations))
         guard let stored, stored.passwordHash != nil, isMatch, stored.isActive else {
             let reason = stored == nil ? "unknown-user" : !isMatch || stored?.passwordHash == nil ? "wrong-password" : "inactive"
-            context.auditDetail = [("reason", .string(reason)), ("username", .string(username))]
-            if let stored { context.failedPrincipal = (stored.id, username) }
-            throw Problem(.loginFailed, detail: "The username or password is not correct.")
+            context.auditDetail = [("reason", .string(reason))]
+            if let stored {
+                context.failedPrincipal = (stored.id, username)
+            } else {
+                context.auditDetail.append(("username_sha256", .string(nameDigest)))
+            }
+            throw Problem.unauthenticated(.loginFailed, detail: "The username or password is not correct.")
         }
         context.failedPrincipal = (stored.id, username)
         return try context.transaction {
