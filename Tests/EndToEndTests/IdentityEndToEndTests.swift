@@ -215,7 +215,18 @@ import Testing
         #expect(try Fixtures.admin.send("DELETE", "/api/v1/roles/user").status == 409, "built in")
         #expect(try Fixtures.admin.send("DELETE", "/api/v1/roles/no-such-role").status == 404)
         let roles = try Fixtures.admin.get("/api/v1/roles")
-        let names = ((roles.json?["items"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
+        let items = (roles.json?["items"] as? [[String: Any]]) ?? []
+        let names = items.compactMap { $0["name"] as? String }
         #expect(Set(["admin", "operator", "researcher", "user", "viewer", "agent"]).isSubset(of: Set(names)))
+
+        // A built-in role's limits may change when its permissions are sent back as they are, in any order.
+        let viewer = try #require(items.first { $0["name"] as? String == "viewer" })
+        let permissions = try #require(viewer["permissions"] as? [String])
+        var unchanged = viewer.filter { ["description", "rate_per_minute", "rate_per_hour", "rate_burst"].contains($0.key) }
+        unchanged["permissions"] = Array(permissions.reversed())
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: unchanged), as: UTF8.self)
+        let kept = try Fixtures.admin.send("PUT", "/api/v1/roles/viewer", json: body)
+        #expect(kept.status == 200)
+        #expect(Set(kept.json?["permissions"] as? [String] ?? []) == Set(permissions))
     }
 }

@@ -29,7 +29,7 @@ struct RoleList: Statement {
 }
 
 /// Creates or replaces a role. A built-in role keeps its permissions: the update matches no row when they would
-/// change, and the caller reports the conflict.
+/// change (compared as sets: the order they are listed in means nothing), and the caller reports the conflict.
 struct RoleUpsert: Statement {
     static let sql = """
         INSERT INTO role AS r (name, description, permissions, rate_per_minute, rate_per_hour, rate_burst)
@@ -38,7 +38,7 @@ struct RoleUpsert: Statement {
             description = excluded.description, permissions = excluded.permissions,
             rate_per_minute = excluded.rate_per_minute, rate_per_hour = excluded.rate_per_hour,
             rate_burst = excluded.rate_burst, updated_at = now()
-        WHERE NOT r.is_builtin OR r.permissions = excluded.permissions
+        WHERE NOT r.is_builtin OR (r.permissions @> excluded.permissions AND r.permissions <@ excluded.permissions)
         RETURNING \(roleColumns), (xmax = 0)
         """
     typealias Row = (role: RoleRecord, isNew: Bool)
