@@ -69,9 +69,14 @@ import Testing
         #expect(try user.get("/api/v1/audit/export").status == 403)
     }
 
-    @Test func theApplicationRoleCannotChangeOrDeleteAuditRows() throws {
+    @Test func theApplicationRoleCannotChangeDeleteOrPlaceAuditRows() throws {
         let url = Stack.environment["TEST_APP_DATABASE_URL"]!
-        for statement in ["UPDATE audit_log SET status = 200", "DELETE FROM audit_log"] {
+        // A row inserted with its chain fields set could never be removed and would stop `audit verify` for good.
+        let presealed = """
+            INSERT INTO audit_log (request_id, event, method, status, latency_us, seq, prev_hash, hash)
+            VALUES ('forged', 'request', 'GET', 200, 1, 999999999, '\\x00', '\\x00')
+            """
+        for statement in ["UPDATE audit_log SET status = 200", "DELETE FROM audit_log", presealed] {
             let result = try Stack.run("/usr/bin/psql", [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", statement])
             #expect(result.status != 0, "\(statement)")
             #expect(result.error.contains("permission denied"), "\(statement): \(result.error)")
