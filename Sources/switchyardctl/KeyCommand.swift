@@ -87,12 +87,16 @@ struct TokenCommand: ParsableCommand {
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print an HS256 token for a subject, signed with jwt-secret-file.",
-            discussion: "The subject need not exist yet: it is created on first use. The token expires after jwt-ttl-s.")
+            discussion: """
+                The subject need not exist yet: it is created on first use, as an external principal whose rights are \
+                its tokens' roles or permissions. For a subject that is a local account, the token only narrows what \
+                that account may do. The token expires after jwt-ttl-s.
+                """)
 
         @OptionGroup var global: GlobalOptions
         @Option(name: [.short, .customLong("role")], help: "A role the token carries; repeat for several.")
         var roles: [String] = []
-        @Option(name: [.short, .customLong("user")], help: "The subject (principal name).") var subject: String
+        @Option(name: [.customShort("u"), .customLong("user")], help: "The subject (principal name).") var subject: String
         @Option(name: [.short, .customLong("permission")], help: "An exact permission; when given, replaces role expansion.")
         var permissions: [String] = []
 

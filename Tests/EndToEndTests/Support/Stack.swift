@@ -23,22 +23,29 @@ enum Stack {
         try run("/bin/sh", ["-c", command]).status
     }
 
-    /// Runs a program to completion and returns its exit status and output.
+    /// Runs a program to completion, with `input` (if any) as its standard input, and returns its exit status and
+    /// output.
     ///
     /// Uses posix_spawn and waitpid rather than Foundation's `Process`, whose `waitUntilExit` never returns when
     /// the child leaves a daemon behind (pg_ctl start does).
-    static func run(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:])
-        throws -> (status: Int32, output: String, error: String)
-    {
+    static func run(
+        _ executable: String, _ arguments: [String], input: String? = nil, environment extra: [String: String] = [:]
+    ) throws -> (status: Int32, output: String, error: String) {
         let outputPath = NSTemporaryDirectory() + "switchyard-e2e-\(UUID().uuidString)"
         defer {
+            unlink(outputPath + ".in")
             unlink(outputPath + ".out")
             unlink(outputPath + ".err")
+        }
+        if let input {
+            guard FileManager.default.createFile(
+                atPath: outputPath + ".in", contents: Data(input.utf8), attributes: [.posixPermissions: 0o600])
+            else { throw POSIXError(.EIO) }
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, input == nil ? "/dev/null" : outputPath + ".in", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, outputPath + ".err", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
