@@ -1,3 +1,4 @@
+import Domain
 import FastCGI
 import Web
 
@@ -34,5 +35,25 @@ enum ResponseWriter {
             try slot.write(bytes)
             try slot.flush()
         }
+    }
+}
+
+extension App {
+    /// Sends `response` on `slot`, ends the request and audits it: the one way every thread answers a request.
+    ///
+    /// When the client is gone, or a streamed body fails after its status went out, the request is cut off rather
+    /// than ended as if it were whole, and its audit row says so.
+    func deliver(_ response: Response, on slot: FastCGIRequest, context: RequestContext) {
+        do {
+            try ResponseWriter.send(response, to: slot)
+            slot.finish()
+        } catch {
+            Log.message(
+                .warn, "response not delivered",
+                [("request_id", .string(context.requestID)), ("error", .string(String(describing: error)))])
+            context.auditDetail.append(("delivery", .string("aborted")))
+            slot.abort()
+        }
+        complete(response, context: context)
     }
 }

@@ -115,13 +115,7 @@ final class SubmitBatcher: @unchecked Sendable {
             }
             let responses = commit(batch, app: app, connection: connection)
             for (submit, response) in zip(batch, responses) {
-                do {
-                    try ResponseWriter.send(response, to: submit.slot)
-                } catch {
-                    Log.message(.warn, "response not delivered", [("request_id", .string(submit.context.requestID))])
-                }
-                submit.slot.finish()
-                app.complete(response, context: submit.context)
+                app.deliver(response, on: submit.slot, context: submit.context)
             }
             audit.flush(connection: connection)
             log?.flush()

@@ -80,13 +80,7 @@ final class Worker {
                 BatchedSubmit(slot: slot, request: request, context: context, reason: queued.submission))
             return .handedOff
         }
-        do {
-            try ResponseWriter.send(response, to: slot)
-        } catch {
-            Log.message(.warn, "response not delivered", [("request_id", .string(request.requestID))])
-        }
-        slot.finish()
-        app.complete(response, context: context)
+        app.deliver(response, on: slot, context: context)
         return .answered
     }
 

@@ -142,6 +142,21 @@ public final class FastCGIRequest: @unchecked Sendable {
         raw.pointee.keepConnection = 0
         FCGX_Finish_r(raw)
     }
+
+    /// Ends a response that cannot be completed (its body failed half-way), so that the client sees an incomplete
+    /// body rather than a short one that looks whole.
+    ///
+    /// FastCGI has no record for "the response failed", and with `fastcgi_keep_conn off` nginx takes a connection
+    /// closed without an end-of-request record as a normal end of a body of unknown length. What it does refuse is
+    /// a record of another protocol version: it then drops the client connection without the final chunk. So
+    /// unsent output is dropped, one such record header is written, and the connection is closed.
+    public func abort() {
+        let refusedRecord = [UInt8](repeating: 0, count: 8)
+        _ = refusedRecord.withUnsafeBytes { Glibc.write(raw.pointee.ipcFd, $0.baseAddress, $0.count) }
+        raw.pointee.detached = 1
+        raw.pointee.keepConnection = 0
+        FCGX_Free(raw, 1)
+    }
 }
 
 /// Failures of the FastCGI layer. They are logged, never rendered: the client is already gone.

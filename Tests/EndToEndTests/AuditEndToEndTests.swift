@@ -69,6 +69,49 @@ import Testing
         #expect(try user.get("/api/v1/audit/export").status == 403)
     }
 
+    @Test func anExportThatFailsHalfWayIsCutOffNotShortened() throws {
+        // More than a page of rows, and a policy under which the first statement that reads audit rows in a session
+        // succeeds and any later one fails once it reaches row `cut`: the first page is read, the second fails.
+        try Fixtures.sql("""
+            INSERT INTO audit_log (at, request_id, event, method, status, latency_us)
+            SELECT timestamptz '2001-02-03 00:00:00+00' + n * interval '1 second', 'export-cut-' || n, 'request', 'GET', 200, 1
+            FROM generate_series(1, 1001) n
+            """)
+        let cut = try Fixtures.sql("SELECT id FROM audit_log ORDER BY id OFFSET 1000 LIMIT 1")
+        try Fixtures.sql("""
+            CREATE FUNCTION export_cut_trap(row_id bigint) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+            BEGIN
+                IF coalesce(current_setting('export_cut.first_statement', true), '') = '' THEN
+                    PERFORM set_config('export_cut.first_statement', statement_timestamp()::text, false);
+                END IF;
+                IF row_id < \(cut) OR current_setting('export_cut.first_statement') = statement_timestamp()::text THEN
+                    RETURN true;
+                END IF;
+                RAISE EXCEPTION 'the export is cut here' USING ERRCODE = 'query_canceled';
+            END
+            $$;
+            CREATE POLICY export_cut ON audit_log FOR SELECT USING (export_cut_trap(id));
+            CREATE POLICY export_cut_inserts ON audit_log FOR INSERT WITH CHECK (true);
+            ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY
+            """)
+        defer {
+            _ = try? Fixtures.sql("""
+                ALTER TABLE audit_log DISABLE ROW LEVEL SECURITY;
+                DROP POLICY export_cut ON audit_log;
+                DROP POLICY export_cut_inserts ON audit_log;
+                DROP FUNCTION export_cut_trap(bigint)
+                """)
+        }
+        #expect(throws: HTTPClientError.self, "the body must not end as if it were whole") {
+            try Fixtures.admin.get("/api/v1/audit/export")
+        }
+        let aborted = """
+            SELECT count(*) FROM audit_log
+            WHERE route = '/api/v1/audit/export' AND detail->>'delivery' = 'aborted' AND at > now() - interval '1 minute'
+            """
+        #expect(try Stack.eventually(within: 10) { try Fixtures.sql(aborted) != "0" }, "its audit row says it was cut off")
+    }
+
     @Test func theApplicationRoleCannotChangeDeleteOrPlaceAuditRows() throws {
         let url = Stack.environment["TEST_APP_DATABASE_URL"]!
         // A row inserted with its chain fields set could never be removed and would stop `audit verify` for good.

@@ -39,13 +39,7 @@ final class Resumer {
             case .parked, .queued: response = ProblemBoundaryMiddleware.problem(for: Problem.internalError, context: context)
                 .response(requestID: context.requestID)
             }
-            do {
-                try ResponseWriter.send(response, to: parked.slot)
-            } catch {
-                Log.message(.warn, "response not delivered", [("request_id", .string(context.requestID))])
-            }
-            parked.slot.finish()
-            app.complete(response, context: context)
+            app.deliver(response, on: parked.slot, context: context)
             // Resume threads have no idle moment to wait for: a woken request's row is written at once.
             audit.flush(connection: connection)
             log?.flush()

@@ -49,14 +49,19 @@ struct AuditRoutes {
 
     /// Every row with `from` ≤ at < `to` (both optional), oldest first, one JSON object per line
     /// (`application/x-ndjson`), written page by page as it is read.
+    ///
+    /// The first page is read before the status goes out, so a database that fails at once gets its problem
+    /// response; a later page that fails cuts the connection (`FastCGIRequest.abort`), so a client never takes a
+    /// short export for a whole one.
     @Sendable static func export(_ request: Request, _ context: RequestContext) throws -> Response {
         try request.query.requireOnly(["from", "to"])
         let (from, to) = try timeRange(request.query)
         let store = AuditStore(connection: context.connection)
+        let firstPage = try store.exportPage(from: from, to: to, afterID: 0, limit: exportPageSize)
         return Response(status: 200, headers: [("Content-Type", "application/x-ndjson")]) { writer in
-            var afterID: Int64 = 0
+            var page = firstPage
             while true {
-                let rows = try store.exportPage(from: from, to: to, afterID: afterID, limit: exportPageSize)
+                let rows = page
                 guard let last = rows.last else { return }
                 var chunk: [UInt8] = []
                 for row in rows {
@@ -64,8 +69,8 @@ struct AuditRoutes {
                     chunk.append(0x0A)
                 }
                 try writer.write(chunk)
-                afterID = last.id
                 if rows.count < exportPageSize { return }
+                page = try store.exportPage(from: from, to: to, afterID: last.id, limit: exportPageSize)
             }
         }
     }

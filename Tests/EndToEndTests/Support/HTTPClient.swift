@@ -114,6 +114,7 @@ struct HTTPClient {
         return HTTPResponse(status: status, headers: headers, body: body)
     }
 
+    /// The body of a chunked response; throws when it was cut off before its last (empty) chunk.
     static func dechunk(_ data: [UInt8]) throws -> [UInt8] {
         var result: [UInt8] = []
         var index = 0
@@ -123,11 +124,12 @@ struct HTTPClient {
             guard let size = Int(sizeText.split(separator: ";")[0], radix: 16) else {
                 throw HTTPClientError.malformedResponse("bad chunk size")
             }
-            if size == 0 { break }
+            if size == 0 { return result }
             let start = lineEnd.upperBound
+            guard start + size <= data.count else { break }
             result.append(contentsOf: data[start..<start + size])
             index = start + size + 2
         }
-        return result
+        throw HTTPClientError.malformedResponse("the chunked body ended before its last chunk")
     }
 }
