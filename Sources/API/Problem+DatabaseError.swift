@@ -13,6 +13,9 @@ extension Problem {
             self = .conflict("The change conflicts with existing data.")
         case .checkViolation, .notNullViolation:
             self = Problem(.validation, detail: "The request breaks a rule of the data model.")
+            if let constraint = error.constraint, let rule = Self.fieldRules[constraint] {
+                errors = [FieldError(field: rule.field, message: rule.message)]
+            }
         case .queryCanceled:
             self = Problem(.timeout, detail: "The database did not answer in time.")
         case .connectionException, .insufficientResources, .adminShutdown, .crashShutdown, .cannotConnectNow,
@@ -32,4 +35,18 @@ extension Problem {
             self = .internalError
         }
     }
+
+    /// The table constraints that guard a request field, by name: the last line of validation, reached when the
+    /// API's own check let through what the table refuses (PostgreSQL renders `1e300` in full, for one), so that
+    /// the 400 still names the field.
+    static let fieldRules: [String: (field: String, message: String)] = [
+        "job_name_length": ("name", "must be 1 to 100 characters"),
+        "job_name_characters": ("name", "must not contain control characters or < > \" '"),
+        "job_target_format": ("target", "is neither a device id nor a selector (_any, group:LABEL)"),
+        "job_program_size": ("program", "must be at most 10 MB"),
+        "job_shots_by_kind": ("shots", "must be 1 to 100000 for a circuit and absent for a command"),
+        "job_priority_range": ("priority", "must be 1 to 100"),
+        "job_max_duration_range": ("max_duration_s", "must be 1 to 604800"),
+        "job_metadata_object": ("metadata", "must be a JSON object of at most 64 KB as stored"),
+    ]
 }

@@ -97,9 +97,10 @@ public enum JobTarget: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Job names: 1–100 characters without control characters or `< > " '` (they end up in dashboards and logs).
+/// Job names: 1–100 characters (code points, as the table's `char_length` counts them) without control characters
+/// or `< > " '` (they end up in dashboards and logs).
 public func jobNameProblem(_ name: String) -> String? {
-    guard (1...100).contains(name.count) else { return "must be 1 to 100 characters" }
+    guard (1...100).contains(name.unicodeScalars.count) else { return "must be 1 to 100 characters" }
     if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || "<>\"'".unicodeScalars.contains($0) }) {
         return "must not contain control characters or < > \" '"
     }

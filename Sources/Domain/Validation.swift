@@ -39,8 +39,11 @@ public enum Validation {
     }
 
     /// Free text shown to people (display names, descriptions): at most `limit` characters, no control characters.
+    ///
+    /// Characters are counted as PostgreSQL's `char_length` counts them, in code points: `e` with a combining
+    /// accent is two, so what passes here also passes the table's constraint.
     public static func text(_ text: String, limit: Int) -> String? {
-        guard text.count <= limit else { return "must be at most \(limit) characters" }
+        guard text.unicodeScalars.count <= limit else { return "must be at most \(limit) characters" }
         guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             return "must not contain control characters"
         }

@@ -61,6 +61,11 @@ import Testing
             (Self.circuitBody(extra: #","max_duration_s":0"#), "max_duration_s"),
             (Self.circuitBody(extra: #","metadata":[1,2]"#), "metadata"),
             (Self.circuitBody(extra: #","metadata":{"pad":"\#(String(repeating: "x", count: 70_000))"}"#), "metadata"),
+            // 7 KB as sent, 300 KB as PostgreSQL stores it (numbers written out in full): the table refuses it.
+            (Self.circuitBody(extra: #","metadata":{"a":[\#(Array(repeating: "1e300", count: 1000).joined(separator: ","))]}"#),
+                "metadata"),
+            // 60 characters on screen, 120 code points (each `e` with a combining accent), as the table counts them.
+            (Self.circuitBody(name: String(repeating: #"e\u0301"#, count: 60)), "name"),
             (Self.circuitBody(extra: #","colour":"blue""#), "colour"),
         ]
         for (body, field) in cases {
@@ -212,9 +217,12 @@ import Testing
         var seen: [Int] = []
         var cursor: String?
         var pages = 0
+        var firstLate: Int?
         repeat {
-            // A new job arrives between every two pages.
-            _ = try submit(user, Self.circuitBody(name: "late"))
+            // A new job that matches the filter arrives before every page: only the one before the first page may
+            // appear (it is the newest then), and none may shift a later page (paging by offset would repeat a job).
+            let late = try submit(user, Self.circuitBody(name: "page-late-\(pages)")).json?["id"] as? Int
+            if pages == 0 { firstLate = late }
             let page = try user.get("/api/v1/jobs?name=page-&limit=5" + (cursor.map { "&cursor=\($0)" } ?? ""))
             #expect(page.status == 200)
             let ids = ((page.json?["items"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? Int }
@@ -223,7 +231,7 @@ import Testing
             seen += ids
             pages += 1
         } while cursor != nil && pages < 10
-        #expect(seen == created.reversed(), "every filtered job once, newest first")
+        #expect(seen == [try #require(firstLate)] + created.reversed(), "every filtered job once, newest first")
         #expect(pages == 5)
         let filtered = try user.get("/api/v1/jobs?status=queued,cancelled&kind=circuit&target=sim-statevector&limit=500")
         #expect(((filtered.json?["items"] as? [[String: Any]]) ?? []).count == 23 + 5)
