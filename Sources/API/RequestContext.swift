@@ -52,9 +52,10 @@ public final class RequestContext {
     var isAudited = false
     /// The matched route's `{name}` values, kept for a resumed long-poll.
     var pathParameters: [String: String] = [:]
-    /// True when a parked long-poll runs again: authentication and rate limiting already happened, and the
-    /// handler must answer now instead of parking.
+    /// True when a parked long-poll runs again: authentication and rate limiting already happened.
     public internal(set) var isResumed = false
+    /// When a parked long-poll's wait ends (monotonic clock); set when it first parks, kept when it parks again.
+    var waitDeadline: UInt64?
     /// What the submit batcher made of this request's submission, for the submit handler's second run.
     public internal(set) var submitOutcome: Result<JobStore.SubmitOutcome, any Error>?
 
@@ -105,14 +106,24 @@ extension RequestContext {
             services.hub.endObserving()
             throw error
         }
-        if index > query.index || query.waitSeconds == 0 || isResumed {
+        // A woken request whose index has not moved (a notification for a change the client has already seen, or
+        // every waiter woken after the LISTEN session was lost) waits on until its own deadline, unless the process
+        // is stopping.
+        let deadline = waitDeadline ?? query.deadline()
+        let waitIsOver = SystemClock.monotonicNanoseconds() + Self.deadlineSlackNanoseconds >= deadline
+            || services.hub.isShuttingDown
+        if index > query.index || query.waitSeconds == 0 || (isResumed && waitIsOver) {
             services.hub.endObserving()
             response.headers.append(("X-Switchyard-Index", String(index)))
             return response
         }
+        waitDeadline = deadline
         // The hub's `park` ends the observation.
-        throw Park(keys: keys, deadline: query.deadline(), observedSequence: observed)
+        throw Park(keys: keys, deadline: deadline, observedSequence: observed)
     }
+
+    /// A wait with less than this left is over: parking again for it would cost more than it saves.
+    static let deadlineSlackNanoseconds: UInt64 = 5_000_000
 
     /// The read sent ahead for this request, once: a resumed long-poll reads afresh.
     public func takeReadAhead() -> ReadAhead? {

@@ -77,7 +77,7 @@ public enum Server {
         helpers.append(thread)
         Log.message(.info, "responder started", [("pid", .int(Int64(getpid()))), ("threads", .int(Int64(threads.count)))])
 
-        waitForStop(stopSet: stopSet, config: config, lifecycle: lifecycle, listener: listener)
+        waitForStop(stopSet: stopSet, config: config, lifecycle: lifecycle, listener: listener, hub: hub)
         listener.stop()
         for thread in threads { pthread_join(thread, nil) }
         // Parked long-polls are answered now with what they would see; their clients poll again. Queued submits
@@ -89,13 +89,16 @@ public enum Server {
         return 0
     }
 
-    private static func waitForStop(stopSet: sigset_t, config: Configuration, lifecycle: Lifecycle, listener: Listener) {
+    private static func waitForStop(
+        stopSet: sigset_t, config: Configuration, lifecycle: Lifecycle, listener: Listener, hub: WaitHub
+    ) {
         var signals = stopSet
         var tick = timespec(tv_sec: 0, tv_nsec: 250_000_000)
         let idleLimit = UInt64(config.idleExitSeconds) * 1_000_000_000
         while !listener.isStopped {
             if sigtimedwait(&signals, nil, &tick) > 0 { return }
-            if idleLimit > 0, lifecycle.inFlight == 0,
+            // Parked long-polls are not in flight, but a process that holds them is not idle.
+            if idleLimit > 0, lifecycle.inFlight == 0, hub.parkedCount == 0,
                 SystemClock.monotonicNanoseconds() - lifecycle.lastActivity > idleLimit
             {
                 return

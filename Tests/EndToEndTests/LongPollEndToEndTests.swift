@@ -50,6 +50,21 @@ import Testing
         #expect(seconds >= 0.95 && seconds < 3, "\(seconds)")
     }
 
+    @Test func aNotificationWithoutAChangeDoesNotEndTheWait() throws {
+        let user = try Fixtures.user("lp-spurious", roles: ["user"])
+        let id = try newJob(user)
+        let owner = try Fixtures.sql("SELECT owner_id FROM job WHERE id = \(id)")
+        Thread.detachNewThread {
+            usleep(300_000)
+            // What a late announcement of a change the client has already seen looks like to the responders.
+            _ = try? Fixtures.sql("SELECT pg_notify('job_changed', '\(id):\(owner)')")
+        }
+        let (response, seconds) = try timed { try user.get("/api/v1/jobs/\(id)?index=1&wait=2s") }
+        #expect(response.status == 200)
+        #expect(response.header("X-Switchyard-Index") == "1")
+        #expect(seconds >= 1.95 && seconds < 5, "held until the wait ended: \(seconds)")
+    }
+
     @Test func malformedIndexOrWaitIs400() throws {
         let user = try Fixtures.user("lp-bad", roles: ["user"])
         let id = try newJob(user)

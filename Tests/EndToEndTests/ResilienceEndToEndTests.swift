@@ -67,6 +67,25 @@ import Testing
         }
     }
 
+    @Test func aStoppingResponderAnswersItsParkedLongPollsAtOnce() throws {
+        let user = try Fixtures.user("lp-stop", roles: ["user"])
+        let created = try user.post("/api/v1/jobs", json: JobEndToEndTests.circuitBody(name: "stop"))
+        let id = try #require(created.json?["id"] as? Int, "\(created.text)")
+        let before = try Stack.responderPIDs()
+        Thread.detachNewThread {
+            usleep(500_000)
+            // SIGTERM to both: whichever holds the request stops gracefully; multiwatch starts new ones.
+            for pid in before { kill(pid, SIGTERM) }
+        }
+        let started = Date()
+        let response = try user.get("/api/v1/jobs/\(id)?index=1&wait=20s")
+        let seconds = Date().timeIntervalSince(started)
+        #expect(response.status == 200)
+        #expect(response.header("X-Switchyard-Index") == "1", "answered unchanged; the client polls again")
+        #expect(seconds >= 0.4 && seconds < 10, "answered when its responder stopped, not after 20 s: \(seconds)")
+        #expect(try Stack.eventually(within: 10) { try Stack.responderPIDs().count == 2 })
+    }
+
     @Test func responderAtItsRequestLimitIsReplacedWithoutAFailedRequest() throws {
         let limit = Int(Stack.environment["TEST_MAX_REQUESTS"]!)!
         let before = try Stack.responderPIDs()

@@ -6,7 +6,8 @@ import Postgres
 /// A thread that answers parked requests once they are woken or their wait ends, with its own connection.
 ///
 /// The handler runs again from the stored context (identity, route, rate-limit headers), skipping
-/// authentication and counting, and answers whatever it finds now; it never parks a second time.
+/// authentication and counting. It answers what it finds, or parks again until its first deadline when it was woken
+/// for nothing new.
 final class Resumer {
     private let app: App
     private let config: Configuration
@@ -36,7 +37,10 @@ final class Resumer {
             let response: Response
             switch app.respond(to: parked.request, context: context) {
             case .response(let answer): response = answer
-            case .parked, .queued: response = ProblemBoundaryMiddleware.problem(for: Problem.internalError, context: context)
+            case .parked(let park):
+                hub.park(ParkedRequest(slot: parked.slot, request: parked.request, context: context, reason: park))
+                continue
+            case .queued: response = ProblemBoundaryMiddleware.problem(for: Problem.internalError, context: context)
                 .response(requestID: context.requestID)
             }
             app.deliver(response, on: parked.slot, context: context)
