@@ -37,6 +37,39 @@ import Testing
 
     static let bell = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n"
 
+    @Test func aJobPlacedBeforeAReservationOrAnOutageWaitsForIt() throws {
+        let device = try makeDevice()
+        let holder = try Fixtures.user("sim-holder", roles: ["researcher"])
+        let outsider = try Fixtures.user("sim-outsider", roles: ["researcher"])
+        let early = try submit(outsider, program: Self.bell, device: device)
+        let scheduled = try Stack.run(bin + "/switchyard-scheduler", ["--seconds", "20", "--until-idle"])
+        #expect(scheduled.status == 0)
+        #expect(try outsider.get("/api/v1/jobs/\(early)").json?["state"] as? String == "scheduled")
+
+        // The holder's reservation begins after the outsider's job was placed: only the holder's job runs.
+        let now = Date()
+        func stamp(_ offset: TimeInterval) -> String { ISO8601DateFormatter().string(from: now.addingTimeInterval(offset)) }
+        let reserved = try holder.post(
+            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(-1))","end":"\#(stamp(3600))"}"#)
+        #expect(reserved.status == 201, "\(reserved.text)")
+        let held = try submit(holder, program: Self.bell, device: device)
+        try runBatches()
+        #expect(try holder.get("/api/v1/jobs/\(held)").json?["state"] as? String == "succeeded")
+        #expect(try outsider.get("/api/v1/jobs/\(early)").json?["state"] as? String == "scheduled", "it waits for the reservation")
+
+        // Nothing starts on a device in maintenance, not even the holder's.
+        #expect(try Fixtures.admin.send("PATCH", "/api/v1/devices/\(device)", json: #"{"status":"maintenance"}"#).status == 200)
+        let paused = try submit(holder, program: Self.bell, device: device)
+        try Fixtures.sql("UPDATE job SET state = 'scheduled', device_id = '\(device)' WHERE id = \(paused)")
+        let simulated = try Stack.run(simulatorPath, ["--seconds", "60", "--until-idle"])
+        #expect(simulated.status == 0)
+        #expect(try holder.get("/api/v1/jobs/\(paused)").json?["state"] as? String == "scheduled")
+
+        for (caller, id) in [(outsider, early), (holder, paused)] {
+            #expect(try caller.post("/api/v1/jobs/\(id)/cancel", json: "{}").status == 200)
+        }
+    }
+
     @Test func aCircuitJobRunsToItsCounts() throws {
         let device = try makeDevice()
         let user = try Fixtures.user("bell", roles: ["user"])

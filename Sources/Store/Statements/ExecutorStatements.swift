@@ -4,11 +4,17 @@ import Postgres
 /// Takes the best scheduled circuit job of a simulator device and marks it running under a lease; jobs another
 /// executor is claiming are skipped, so two executors never take the same job. The state trigger counts the attempt
 /// and sets the deadline.
+///
+/// A job starts only on an online device that no one else has reserved now: one placed before a reservation began
+/// (or before its device went offline or into maintenance) waits in `scheduled` until it may run.
 struct JobClaimForSimulator: Statement {
     static let sql = """
         WITH next AS (
             SELECT j.id FROM job j JOIN device d ON d.id = j.device_id
-            WHERE j.state = 'scheduled' AND j.kind = 'circuit' AND d.kind = 'simulator'
+            WHERE j.state = 'scheduled' AND j.kind = 'circuit' AND d.kind = 'simulator' AND d.status = 'online'
+              AND NOT EXISTS (
+                  SELECT 1 FROM reservation r
+                  WHERE r.device_id = d.id AND r.during @> now() AND r.principal_id <> j.owner_id)
             ORDER BY j.priority DESC, j.scheduled_at, j.id
             LIMIT 1
             FOR UPDATE OF j SKIP LOCKED
