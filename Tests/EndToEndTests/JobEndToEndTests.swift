@@ -199,7 +199,13 @@ import Testing
         #expect(tooLong.status == 400)
         for _ in 0..<36 { _ = try user.post("/api/v1/jobs/\(id)/extend", json: #"{"seconds":3600}"#) }
         let beyond = try user.post("/api/v1/jobs/\(id)/extend", json: #"{"seconds":3600}"#)
-        #expect(beyond.status == 409, "at most 24 hours in all")
+        #expect(beyond.status == 409, "at most 24 hours of extensions in all")
+        // The budget is on top of the job's own limit, however long that is.
+        let long = try #require(try submit(user, Self.circuitBody(extra: #","max_duration_s":172800"#)).json?["id"] as? Int)
+        try Fixtures.sql("UPDATE job SET state = 'scheduled', device_id = 'sim-statevector' WHERE id = \(long)")
+        try Fixtures.sql("UPDATE job SET state = 'running', lease_owner = 'test', lease_expires_at = now() + interval '1 minute' WHERE id = \(long)")
+        #expect(try user.post("/api/v1/jobs/\(long)/extend", json: #"{"seconds":3600}"#).status == 200)
+        #expect(try user.post("/api/v1/jobs/\(long)/cancel", json: "{}").status == 200)
         let cancel = try user.post("/api/v1/jobs/\(id)/cancel", json: "{}")
         #expect(cancel.status == 200)
         #expect(cancel.json?["state"] as? String == "running")

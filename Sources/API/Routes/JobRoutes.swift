@@ -251,7 +251,7 @@ struct JobRoutes {
         }
     }
 
-    /// Gives a running job `seconds` (1–3600) more, up to 24 hours after it started.
+    /// Gives a running job `seconds` (1–3600) more, at most 24 hours beyond its `max_duration_s` in all.
     @Sendable static func extend(_ request: Request, _ context: RequestContext) throws -> Response {
         let identity = try context.requireIdentity()
         let id = try jobID(request)
@@ -263,7 +263,7 @@ struct JobRoutes {
             let store = JobStore(connection: context.connection)
             guard let document = try store.extend(id: id, ownerFilter: identity.ownerFilter, seconds: Int(seconds)) else {
                 if try store.state(id: id, ownerFilter: identity.ownerFilter) == .running {
-                    throw Problem.conflict("A job may run at most 24 hours; this extension would pass that.")
+                    throw Problem.conflict("A job may be extended by at most 24 hours in all; this extension would pass that.")
                 }
                 throw try conflictOrMissing(store, id: id, identity: identity, action: "extended (only running jobs are)")
             }

@@ -169,12 +169,13 @@ struct JobCancel: JobDocumentStatement {
     var binds: [PostgresValue] { [.int(id), .int(ownerFilter)] }
 }
 
-/// Gives a running job more time, up to 24 hours from its start.
+/// Gives a running job more time: at most 24 hours beyond its own `max_duration_s` in all.
 struct JobExtend: JobDocumentStatement {
     static let sql = """
         UPDATE job j SET deadline_at = j.deadline_at + make_interval(secs => $3::integer)
         WHERE j.id = $1::bigint AND ($2::bigint IS NULL OR j.owner_id = $2::bigint) AND j.state = 'running'
-          AND j.deadline_at + make_interval(secs => $3::integer) <= j.started_at + interval '24 hours'
+          AND j.deadline_at + make_interval(secs => $3::integer)
+              <= j.started_at + make_interval(secs => j.max_duration_s) + interval '24 hours'
         RETURNING j.version, \(jobJSON())
         """
     let id: Int64
