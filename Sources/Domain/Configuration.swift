@@ -179,18 +179,48 @@ public struct Configuration: Sendable {
         text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") || text.contains("=")
     }
 
-    /// Hides the password of a URL (`user:secret@`) or of a `password=` pair.
-    public static func redactingPassword(_ uri: String) -> String {
-        if let schemeEnd = uri.firstRange(of: "://")?.upperBound {
+    /// Hides the password of a connection string: in a URL, `user:secret@` and a `password=` query parameter; in
+    /// `key=value` form, the value of `password`, quoted (`'a b'`, with `\\'` escapes) or not.
+    public static func redactingPassword(_ conninfo: String) -> String {
+        if let schemeEnd = conninfo.firstRange(of: "://")?.upperBound {
+            var uri = conninfo
             let rest = uri[schemeEnd...]
-            if let at = rest.firstIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
-                return String(uri[..<rest.index(after: colon)]) + "<redacted>" + String(rest[at...])
+            let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+            if let at = rest[..<authorityEnd].lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
+                uri = String(uri[...colon]) + "<redacted>" + String(uri[at...])
             }
-            return uri
+            guard let question = uri.firstIndex(of: "?") else { return uri }
+            let parameters = uri[uri.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false)
+                .map { $0.hasPrefix("password=") ? "password=<redacted>" : String($0) }
+            return String(uri[...question]) + parameters.joined(separator: "&")
         }
-        return uri.split(separator: " ").map { part in
-            part.hasPrefix("password=") ? "password=<redacted>" : String(part)
-        }.joined(separator: " ")
+        var result = ""
+        var rest = Substring(conninfo)
+        while let first = rest.first {
+            if first == " " {
+                result.append(first)
+                rest = rest.dropFirst()
+                continue
+            }
+            let key = rest.prefix { $0 != "=" && $0 != " " }
+            rest = rest.dropFirst(key.count)
+            let spaced = rest.prefix { $0 == " " || $0 == "=" }
+            rest = rest.dropFirst(spaced.count)
+            var value = Substring()
+            if rest.first == "'" {
+                var index = rest.index(after: rest.startIndex)
+                while index < rest.endIndex, rest[index] != "'" {
+                    if rest[index] == "\\" { index = rest.index(after: index) }
+                    if index < rest.endIndex { index = rest.index(after: index) }
+                }
+                value = rest[..<min(rest.index(after: index), rest.endIndex)]
+            } else {
+                value = rest.prefix { $0 != " " }
+            }
+            rest = rest.dropFirst(value.count)
+            result += key + spaced + (key == "password" ? "<redacted>" : value)
+        }
+        return result
     }
 
     private static func percentEncode(_ text: String) -> String {

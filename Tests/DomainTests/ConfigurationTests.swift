@@ -52,6 +52,19 @@ import Testing
         #expect(Configuration.redactingPassword("host=db password=s3cret") == "host=db password=<redacted>")
     }
 
+    @Test(arguments: [
+        ("postgresql:///switchyard?host=/run&password=s3cret&user=app", "postgresql:///switchyard?host=/run&password=<redacted>&user=app"),
+        ("postgresql://app:s3cret@db/switchyard?sslmode=require", "postgresql://app:<redacted>@db/switchyard?sslmode=require"),
+        ("postgresql://app@db/switchyard", "postgresql://app@db/switchyard"),
+        ("host=db password = 's3 cr\\'et' user=app", "host=db password = <redacted> user=app"),
+        ("password='s3 cret'", "password=<redacted>"),
+        ("dbname=switchyard", "dbname=switchyard"),
+    ])
+    func everyFormOfThePasswordIsRedacted(conninfo: String, printed: String) {
+        #expect(Configuration.redactingPassword(conninfo) == printed)
+        #expect(!Configuration.redactingPassword(conninfo).contains("s3"))
+    }
+
     @Test func connectionStringCarriesNameAndTimeouts() throws {
         let config = try Configuration.load(fileText: nil, environment: ["SWITCHYARD_DB_URI": "postgresql:///sy?host=/tmp"])
         #expect(
