@@ -372,6 +372,8 @@ private struct JSONParser {
                     } else if (0xDC00...0xDFFF).contains(code) {
                         throw error("lone surrogate in \\u escape")
                     }
+                    // PostgreSQL's text and jsonb cannot hold U+0000 (libpq would cut the value there): refused here.
+                    guard code != 0 else { throw error("\\u0000 is not accepted") }
                     guard let scalar = Unicode.Scalar(code) else { throw error("invalid \\u escape") }
                     buffer.append(contentsOf: String(scalar).utf8)
                 default: throw error("invalid escape")

@@ -193,9 +193,10 @@ public struct QueryParameters: Sendable {
             switch byte {
             case UInt8(ascii: "+"): bytes.append(0x20)
             case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
-                    return nil
-                }
+                // %00 too is refused: no value stored in PostgreSQL can hold it.
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue),
+                    high | low != 0
+                else { return nil }
                 bytes.append(high << 4 | low)
             default: bytes.append(byte)
             }

@@ -43,6 +43,7 @@ import Web
     @Test func queryParsingFlagsBadPercentEncoding() {
         let query = QueryParameters("ok=1&bad=%zz&also=%4")
         #expect(!query.isWellFormed)
+        #expect(!QueryParameters("name=a%00b").isWellFormed, "no stored value can hold a NUL")
         #expect(query["ok"] == "1")
         #expect(query["bad"] == nil)
         let good = QueryParameters("status=queued&status=running&empty=&flag")
