@@ -55,6 +55,9 @@ public final class Scheduler {
         self.settings = settings
     }
 
+    /// How often a busy run stops placing to time out overdue jobs and release expired leases.
+    static let upkeepIntervalNanoseconds: UInt64 = 1_000_000_000
+
     /// Runs until `runSeconds` pass (or, with `stopWhenIdle`, until a round finds nothing to do); nil when another
     /// run holds the lock.
     public func run() throws -> Summary? {
@@ -75,6 +78,10 @@ public final class Scheduler {
         let store = SchedulerStore(connection: connection)
         while SystemClock.monotonicNanoseconds() < end {
             var progressed = false
+            var idle = false
+            // Timeouts and expired leases are handled at least this often, also while a backlog keeps every round
+            // busy.
+            let upkeepDue = SystemClock.monotonicNanoseconds() + Self.upkeepIntervalNanoseconds
             while true {
                 let round = try scheduleRound(store)
                 summary.rounds += 1
@@ -82,13 +89,16 @@ public final class Scheduler {
                 summary.failed += round.failed
                 progressed = progressed || round.scheduled + round.failed > 0
                 // A round that did nothing ends the pass only once every owner had its turn.
-                let idle = round.scheduled + round.failed == 0 && round.reachedLastOwner
-                if idle || SystemClock.monotonicNanoseconds() >= end { break }
+                idle = round.scheduled + round.failed == 0 && round.reachedLastOwner
+                let now = SystemClock.monotonicNanoseconds()
+                if idle || now >= end || now >= upkeepDue { break }
             }
             summary.timedOut += try store.timeOutOverdue(limit: settings.batchSize)
             summary.released += try store.releaseExpiredLeases(limit: settings.batchSize)
-            if settings.stopWhenIdle && !progressed { break }
-            try waitForChange(until: end)
+            if idle {
+                if settings.stopWhenIdle && !progressed { break }
+                try waitForChange(until: end)
+            }
         }
         summary.seconds = Double(SystemClock.monotonicNanoseconds() - started) / 1e9
         return summary
