@@ -43,6 +43,13 @@ public final class Scheduler {
         public var rounds = 0
         public var seconds = 0.0
 
+        /// This summary with the run's duration set.
+        func ended(since started: UInt64) -> Summary {
+            var ended = self
+            ended.seconds = Double(SystemClock.monotonicNanoseconds() - started) / 1e9
+            return ended
+        }
+
         public var description: String {
             let rate = seconds > 0 ? Int(Double(scheduled) / seconds) : 0
             return "scheduled=\(scheduled) failed=\(failed) timed_out=\(timedOut) released=\(released) rounds=\(rounds) "
@@ -64,6 +71,7 @@ public final class Scheduler {
         let lock = AdvisoryLock(connection: connection, key: AdvisoryLockKey.scheduler)
         guard try lock.tryAcquire() else { return nil }
         defer { try? lock.release() }
+        var lockedSession = connection.sessionsOpened
         try connection.listen("job_changed")
         let partner = RoundPartner(conninfo: connection.conninfo)
         partner.start()
@@ -83,6 +91,12 @@ public final class Scheduler {
             // busy.
             let upkeepDue = SystemClock.monotonicNanoseconds() + Self.upkeepIntervalNanoseconds
             while true {
+                // A statement that reconnected (the server restarted) lost the lock with the old session: take it
+                // again, or stop if another run has it now.
+                if connection.sessionsOpened != lockedSession {
+                    guard try lock.tryAcquire() else { return summary.ended(since: started) }
+                    lockedSession = connection.sessionsOpened
+                }
                 let round = try scheduleRound(store)
                 summary.rounds += 1
                 summary.scheduled += round.scheduled
@@ -100,8 +114,7 @@ public final class Scheduler {
                 try waitForChange(until: end)
             }
         }
-        summary.seconds = Double(SystemClock.monotonicNanoseconds() - started) / 1e9
-        return summary
+        return summary.ended(since: started)
     }
 
     /// One round: lock candidates, plan, write. Each round takes up to `batchSize` owners after the previous

@@ -44,6 +44,10 @@ public final class Connection {
     /// The server process id of this session, for `pg_terminate_backend` and logs.
     public var backendPID: Int32 { handle.map { PQbackendPID($0) } ?? 0 }
 
+    /// How many sessions this connection has opened. A statement may reconnect silently (see `roundTrip`), which
+    /// ends what the old session held (advisory locks): compare this before and after to notice.
+    public private(set) var sessionsOpened = 0
+
     /// Opens the session if it is not open, dropping a broken one first. A transaction being started keeps its
     /// bookkeeping: its first round trip opens the session and carries its BEGIN.
     public func open() throws {
@@ -62,6 +66,7 @@ public final class Connection {
             throw DatabaseError(sqlState: .connectionFailure, message: message)
         }
         handle = connection
+        sessionsOpened += 1
         for channel in listenedChannels {
             try sendCommand("LISTEN \(channel)")
         }

@@ -241,6 +241,7 @@ private struct TerminateBackend: Statement {
         let row = try victim.first(Echo(text: "again", number: 1, bytes: []))
         #expect(row?.0 == "again")
         #expect(victim.backendPID != firstPID)
+        #expect(victim.sessionsOpened == 2, "what the old session held is gone, and its holder can tell")
     }
 
     @Test func unreachableServerIsAConnectionFailure() {
