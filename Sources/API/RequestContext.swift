@@ -145,6 +145,20 @@ extension RequestContext {
     /// round trip: a NOTIFY inside the transaction would hold a database-wide lock through the synchronous flush
     /// (0006_deferred_job_notifications).
     public func transaction(_ body: () throws -> Response) throws -> Response {
+        // What the body names (`key.created`…) holds only if it commits; a refused or failed change is audited as
+        // what it was before.
+        let eventBefore = auditEvent
+        let detailBefore = auditDetail
+        do {
+            return try committing(body)
+        } catch {
+            auditEvent = eventBefore
+            auditDetail = detailBefore
+            throw error
+        }
+    }
+
+    private func committing(_ body: () throws -> Response) throws -> Response {
         let response = try connection.transaction(
             synchronousCommit: true, followedBy: JobStore.announcement,
             followUpFailed: { error in
