@@ -47,14 +47,20 @@ public enum Placement {
     public static func queueTargets(devices: [DeviceSlot]) -> QueueTargets {
         var withRoom: Set<String> = []
         var known: Set<String> = []
+        var openToAll: Set<String> = []
+        var holders: [String: Set<Int64>] = [:]
         for device in devices {
-            let names = [device.id] + device.labels.map { "group:" + $0 }
-            known.formUnion(names + ["_any"])
-            if device.status == .online && device.active < device.capacity {
-                withRoom.formUnion(names + ["_any"])
+            let names = [device.id] + device.labels.map { "group:" + $0 } + ["_any"]
+            known.formUnion(names)
+            guard device.status == .online && device.active < device.capacity else { continue }
+            withRoom.formUnion(names)
+            for name in names {
+                if let holder = device.reservedBy { holders[name, default: []].insert(holder) } else { openToAll.insert(name) }
             }
         }
-        return QueueTargets(withRoom: withRoom.sorted(), known: known.sorted())
+        // Room held by several principals (devices reserved by different people) is left to the plan.
+        let heldBy = holders.compactMapValues { $0.count == 1 ? $0.first : nil }.filter { !openToAll.contains($0.key) }
+        return QueueTargets(withRoom: withRoom.sorted(), known: known.sorted(), heldBy: heldBy)
     }
 
     /// Priority first, then each owner's k-th job competes at (active jobs + k), then age (id).

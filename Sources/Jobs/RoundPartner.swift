@@ -18,6 +18,7 @@ final class RoundPartner: @unchecked Sendable {
         let owners: [Int64]
         let perOwner: Int
         let scan: QueueScan
+        let heldBy: [String: Int64]
     }
 
     /// What the round's plan gives the partner's jobs.
@@ -124,7 +125,8 @@ final class RoundPartner: @unchecked Sendable {
                     let candidates: Result<[SchedulingCandidate], Failure>
                     do {
                         candidates = .success(
-                            try store.candidates(owners: share.owners, perOwner: share.perOwner, scan: share.scan))
+                            try store.candidates(
+                                owners: share.owners, perOwner: share.perOwner, scan: share.scan, heldBy: share.heldBy))
                     } catch {
                         candidates = .failure(Failure(underlying: error))
                     }

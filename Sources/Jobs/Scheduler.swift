@@ -160,7 +160,8 @@ public final class Scheduler {
             try settlePartner()
             let devices = try store.devices()
             let queued = try store.queuedTargets()
-            let targets = Placement.queueTargets(devices: devices).considered(among: queued)
+            let queueTargets = Placement.queueTargets(devices: devices)
+            let targets = queueTargets.considered(among: queued)
             guard !targets.isEmpty else { return (0, 0, true) }
             let scan = QueueScan.forRound(considered: targets, queued: queued)
             let cursor = ownerCursor
@@ -176,16 +177,19 @@ public final class Scheduler {
             let half = (owners.count + 1) / 2
             let partnerOwners = Array(owners[half...])
             guard let partner, !partnerOwners.isEmpty else {
-                let candidates = try store.candidates(owners: owners, perOwner: perOwner, scan: scan)
+                let candidates = try store.candidates(
+                    owners: owners, perOwner: perOwner, scan: scan, heldBy: queueTargets.heldBy)
                 let plan = Placement.plan(candidates: candidates, devices: devices)
                 return (try store.assign(plan.assignments), try store.failUnplaceable(plan.failures), reachedLastOwner)
             }
-            partner.begin(RoundPartner.Share(owners: partnerOwners, perOwner: perOwner, scan: scan))
+            partner.begin(
+                RoundPartner.Share(owners: partnerOwners, perOwner: perOwner, scan: scan, heldBy: queueTargets.heldBy))
             awaitingPartner = true
             let ownCandidates: [SchedulingCandidate]
             let partnerCandidates: [SchedulingCandidate]
             do {
-                ownCandidates = try store.candidates(owners: Array(owners[..<half]), perOwner: perOwner, scan: scan)
+                ownCandidates = try store.candidates(
+                    owners: Array(owners[..<half]), perOwner: perOwner, scan: scan, heldBy: queueTargets.heldBy)
             } catch {
                 _ = try? partner.candidates()
                 partner.place(nil)

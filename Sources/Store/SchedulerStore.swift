@@ -32,10 +32,14 @@ public struct QueueTargets: Sendable, Equatable {
     public var withRoom: [String]
     /// `_any` (when there is any device), every device id and every `group:LABEL` of the fleet.
     public var known: [String]
+    /// Targets of `withRoom` whose every device with a free slot is reserved now by one principal: only that
+    /// principal's jobs for them can be placed, so a round reads no one else's.
+    public var heldBy: [String: Int64]
 
-    public init(withRoom: [String], known: [String]) {
+    public init(withRoom: [String], known: [String], heldBy: [String: Int64] = [:]) {
         self.withRoom = withRoom
         self.known = known
+        self.heldBy = heldBy
     }
 
     /// Of the targets queued jobs name, those a round should look at.
@@ -119,13 +123,21 @@ public struct SchedulerStore {
         }
     }
 
-    /// Up to `perOwner` best queued jobs the round looks at of each owner, locked (inside a transaction).
-    public func candidates(owners: [Int64], perOwner: Int, scan: QueueScan) throws -> [SchedulingCandidate] {
+    /// Up to `perOwner` best queued jobs the round looks at of each owner, locked (inside a transaction); a job
+    /// for a target of `heldBy` only when its owner holds it.
+    public func candidates(owners: [Int64], perOwner: Int, scan: QueueScan, heldBy: [String: Int64])
+        throws -> [SchedulingCandidate]
+    {
+        let held = heldBy.sorted { $0.key < $1.key }
+        let heldTargets = held.map(\.key)
+        let holders = held.map(\.value)
         switch scan {
         case .byTarget(let targets):
-            try connection.rows(SchedulerCandidatesByTarget(owners: owners, perOwner: perOwner, targets: targets))
+            return try connection.rows(SchedulerCandidatesByTarget(
+                owners: owners, perOwner: perOwner, targets: targets, heldTargets: heldTargets, holders: holders))
         case .byOwner(let excluded):
-            try connection.rows(SchedulerCandidatesByOwner(owners: owners, perOwner: perOwner, excluded: excluded))
+            return try connection.rows(SchedulerCandidatesByOwner(
+                owners: owners, perOwner: perOwner, excluded: excluded, heldTargets: heldTargets, holders: holders))
         }
     }
 

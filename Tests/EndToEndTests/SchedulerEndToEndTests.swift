@@ -103,6 +103,32 @@ import Testing
         #expect(try states(waiting) == ["queued": 30])
     }
 
+    @Test func jobsForADeviceSomeoneElseReservedDoNotHoldBackTheirOwnersOtherJobs() throws {
+        let reserved = try makeDevice(capacity: 5, kind: "host")
+        let idle = try makeDevice(capacity: 5, kind: "host")
+        let holder = try Fixtures.user("res-holder", roles: ["operator"])
+        let user = try Fixtures.user("res-waiting", roles: ["operator"])
+        let now = Date()
+        func stamp(_ offset: TimeInterval) -> String { ISO8601DateFormatter().string(from: now.addingTimeInterval(offset)) }
+        let reservation = try holder.post(
+            "/api/v1/devices/\(reserved)/reservations", json: #"{"start":"\#(stamp(-1))","end":"\#(stamp(3600))"}"#)
+        #expect(reservation.status == 201, "\(reservation.text)")
+        func submit(_ caller: Caller, _ name: String, target: String, priority: Int) throws -> Int {
+            let body = #"{"name":"\#(name)","target":"\#(target)","kind":"command","program":{"run":"true"},"priority":\#(priority)}"#
+            return try #require(try caller.post("/api/v1/jobs", json: body).json?["id"] as? Int)
+        }
+        let waiting = try (0..<30).map { try submit(user, "reserved-\($0)", target: reserved, priority: 90) }
+        let other = try submit(user, "idle-low", target: idle, priority: 10)
+        let held = try submit(holder, "held", target: reserved, priority: 50)
+        // Rounds of 20 jobs: without the filter the owner's 20 best jobs would all wait for the reserved device.
+        let run = try runScheduler(["--batch-size", "20"])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(try states([other]) == ["scheduled": 1])
+        #expect(try states([held]) == ["scheduled": 1], "the holder's job still goes to its reserved device")
+        #expect(try states(waiting) == ["queued": 30])
+        for id in waiting + [other, held] { _ = try Fixtures.admin.post("/api/v1/jobs/\(id)/cancel", json: "{}") }
+    }
+
     @Test func deletingAnActiveJobGivesItsSlotBack() throws {
         let device = try makeDevice(capacity: 1, kind: "host")
         let user = try Fixtures.user("slot", roles: ["operator"])

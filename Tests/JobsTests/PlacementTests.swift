@@ -31,6 +31,19 @@ import Testing
             == ["_any", "free", "gone", "group:fast"])
     }
 
+    @Test func roomThatOnlyOnePrincipalMayUseIsHeldForIt() {
+        let targets = Placement.queueTargets(devices: [
+            device("mine", labels: ["lab"], reservedBy: 7),
+            device("theirs", labels: ["shared"], reservedBy: 8),
+            device("open", labels: ["shared"]),
+            device("busy", capacity: 1, labels: ["lab"], active: 1),
+        ])
+        // `mine` is the only device of the lab with room; `shared` has an unreserved device; `_any` has too.
+        #expect(targets.heldBy == ["mine": 7, "group:lab": 7, "theirs": 8])
+        #expect(Placement.queueTargets(devices: [device("a", reservedBy: 7), device("b", reservedBy: 8)]).heldBy
+            == ["a": 7, "b": 8], "room held by two principals is left to the plan")
+    }
+
     @Test func roundsProbePerTargetOnlyWhenThatLeavesJobsOutAndTheTargetsAreFew() {
         #expect(QueueScan.forRound(considered: ["free"], queued: ["free", "full"]) == .byTarget(["free"]))
         let many = (1...QueueScan.targetProbeLimit + 1).map { "device-\($0)" }

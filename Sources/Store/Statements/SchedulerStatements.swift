@@ -92,11 +92,16 @@ extension SchedulerCandidateScan {
         """
     }
 
-    /// Up to `$2` of owner `o.owner_id`'s queued jobs that meet `condition`, best first, locked.
+    /// Up to `$2` of owner `o.owner_id`'s queued jobs that meet `condition`, best first, locked. A job whose
+    /// target is held (`$4`, by the principal at the same place in `$5`: every device with room is reserved) is
+    /// left out unless its owner holds it, so that it cannot take its owner's turn from jobs that can be placed.
     static func bestJobs(where condition: String) -> String {
         """
         SELECT j.id, j.owner_id, j.priority, j.kind, j.target, j.qubits FROM job j
         WHERE j.state = 'queued' AND j.owner_id = o.owner_id AND \(condition)
+          AND (cardinality($4::text[]) = 0
+               OR NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::bigint[]) AS h (target, holder)
+                              WHERE h.target = j.target AND h.holder <> j.owner_id))
         ORDER BY j.priority DESC, j.id
         LIMIT $2::integer
         FOR UPDATE SKIP LOCKED
@@ -115,7 +120,11 @@ struct SchedulerCandidatesByTarget: SchedulerCandidateScan {
     let owners: [Int64]
     let perOwner: Int
     let targets: [String]
-    var binds: [PostgresValue] { [.intArray(owners), .int(Int64(perOwner)), .textArray(targets)] }
+    let heldTargets: [String]
+    let holders: [Int64]
+    var binds: [PostgresValue] {
+        [.intArray(owners), .int(Int64(perOwner)), .textArray(targets), .textArray(heldTargets), .intArray(holders)]
+    }
 }
 
 /// Candidates by walking each owner's queue in priority order, leaving out jobs for the targets `$3`.
@@ -124,7 +133,11 @@ struct SchedulerCandidatesByOwner: SchedulerCandidateScan {
     let owners: [Int64]
     let perOwner: Int
     let excluded: [String]
-    var binds: [PostgresValue] { [.intArray(owners), .int(Int64(perOwner)), .textArray(excluded)] }
+    let heldTargets: [String]
+    let holders: [Int64]
+    var binds: [PostgresValue] {
+        [.intArray(owners), .int(Int64(perOwner)), .textArray(excluded), .textArray(heldTargets), .intArray(holders)]
+    }
 }
 
 /// Every device that is not retired, with its load and who holds a reservation now. Read without locks: one
