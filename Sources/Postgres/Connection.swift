@@ -86,7 +86,10 @@ public final class Connection {
     /// Runs a statement, preparing it on this connection the first time, and returns its raw result.
     ///
     /// Outside a transaction a statement that fails because the session was already dead (the server restarted
-    /// since the last call) is retried once on a fresh session: nothing of it can have run.
+    /// since the last call) is retried once on a fresh session: nothing of it can have run. libpq cannot tell that
+    /// case from a server that crashed while running the statement, so an autocommit write that the server
+    /// committed just before it died is done twice (a rate-limit hit counted twice, an audit batch written twice);
+    /// transactions are not resent once their COMMIT went out.
     /// Inside a transaction the first statement also carries the BEGIN (and the writes queued before it), in the
     /// same round trip; a session found dead then is replaced and the whole transaction start sent again.
     @discardableResult
