@@ -36,6 +36,8 @@ public struct App: Sendable {
         ]
         pipeline = chain.chained { request, context in
             guard let route = context.route else { throw Problem.internalError }
+            // Every route refuses a query it cannot decode, also one whose handler reads no parameters.
+            guard request.query.isWellFormed else { throw QueryParameters.malformed }
             return try route.handler(request, context)
         }
     }

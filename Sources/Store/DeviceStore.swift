@@ -87,8 +87,8 @@ public struct DeviceStore {
     }
 
     /// A device's load as JSON, or nil.
-    public func status(id: String) throws -> String? {
-        try connection.first(DeviceStatusGet(id: id))
+    public func status(id: String, viewer: Int64?) throws -> String? {
+        try connection.first(DeviceStatusGet(id: id, viewer: viewer))
     }
 
     /// A device's kind and properties (JSON text), or nil.
@@ -103,8 +103,8 @@ public struct DeviceStore {
     }
 
     /// Reservations of a device that have not ended.
-    public func reservations(deviceID: String) throws -> [String] {
-        try connection.rows(ReservationList(deviceID: deviceID))
+    public func reservations(deviceID: String, viewer: Int64?) throws -> [String] {
+        try connection.rows(ReservationList(deviceID: deviceID, viewer: viewer))
     }
 
     /// Deletes a reservation; false when it is not visible to the owner filter.

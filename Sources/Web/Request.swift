@@ -170,6 +170,10 @@ public struct QueryParameters: Sendable {
         pairs.filter { $0.name == name }.map(\.value)
     }
 
+    /// The 400 for a query string that is not valid percent-encoding or holds a NUL (`%00`).
+    public static let malformed = Problem(
+        .badRequest, detail: "The query string is not valid percent-encoding, or holds a NUL character (%00).")
+
     /// Names that are not in `allowed`, so handlers can refuse unknown filters instead of ignoring them.
     public func unknownNames(allowed: Set<String>) -> [String] {
         pairs.map(\.name).filter { !allowed.contains($0) }
@@ -178,7 +182,7 @@ public struct QueryParameters: Sendable {
     /// Throws 400 for a malformed query string or any parameter not in `allowed` (a misspelt filter must not
     /// silently return everything).
     public func requireOnly(_ allowed: Set<String>) throws {
-        guard isWellFormed else { throw Problem(.badRequest, detail: "The query string is not valid percent-encoding.") }
+        guard isWellFormed else { throw Self.malformed }
         let unknown = unknownNames(allowed: allowed)
         if !unknown.isEmpty {
             throw Problem.validation(unknown.map { FieldError(field: $0, message: "is not a known parameter") })

@@ -37,6 +37,15 @@ import Testing
         #expect(body["request_id"] as? String == response.header("X-Request-Id"))
     }
 
+    @Test func anUndecodableQueryIs400OnEveryRoute() throws {
+        // Routes that read no parameters refuse it too, instead of answering as if it were not there.
+        for path in ["/api/v1/users?cursor=%00", "/api/v1/queue/stats?x=%zz", "/api/v1/keys?a=%4"] {
+            let response = try Fixtures.admin.get(path)
+            #expect(response.status == 400, "\(path)")
+            #expect(response.json?["type"] as? String == "/problems/bad-request", "\(path)")
+        }
+    }
+
     @Test func wrongMethodIs405WithAllow() throws {
         let response = try client.send("PUT", "/api/v1/health", body: Array("{}".utf8))
         #expect(response.status == 405)

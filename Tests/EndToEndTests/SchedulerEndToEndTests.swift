@@ -169,7 +169,16 @@ import Testing
         #expect(try other.get("/api/v1/jobs/\(outsiderJob)").json?["state"] as? String == "queued")
         #expect(try holder.get("/api/v1/jobs/\(holderJob)").json?["state"] as? String == "scheduled")
         let list = try other.get("/api/v1/devices/\(device)/reservations")
-        #expect(((list.json?["items"] as? [[String: Any]]) ?? []).count == 2)
+        let items = (list.json?["items"] as? [[String: Any]]) ?? []
+        #expect(items.count == 2)
+        // Everyone sees when; only the holder (and admins) see who.
+        #expect(items.map { $0["holder"] as? String } == [nil, other.name])
+        let holderView = (try holder.get("/api/v1/devices/\(device)/reservations").json?["items"] as? [[String: Any]]) ?? []
+        #expect(holderView.map { $0["holder"] as? String } == [holder.name, nil])
+        let adminView = (try Fixtures.admin.get("/api/v1/devices/\(device)/reservations").json?["items"] as? [[String: Any]]) ?? []
+        #expect(adminView.map { $0["holder"] as? String } == [holder.name, other.name])
+        let status = try other.get("/api/v1/devices/\(device)/status")
+        #expect((status.json?["next_reservation"] as? [String: Any]).map { $0["holder"] is NSNull } == true)
         let reservationID = try #require(reserved.json?["id"] as? Int)
         #expect(try other.send("DELETE", "/api/v1/devices/\(device)/reservations/\(reservationID)").status == 404)
         #expect(try holder.send("DELETE", "/api/v1/devices/\(device)/reservations/\(reservationID)").status == 204)

@@ -55,10 +55,12 @@ struct DeviceRoutes {
         return .json(text: json)
     }
 
-    /// Queue length, scheduled and running jobs, utilization and the next reservation.
+    /// Queue length, scheduled and running jobs, utilization and the next reservation (its holder only to the
+    /// holder and to admins).
     @Sendable static func status(_ request: Request, _ context: RequestContext) throws -> Response {
         let id = request.pathParameters["id"] ?? ""
-        guard let json = try DeviceStore(connection: context.connection).status(id: id) else {
+        let viewer = try context.requireIdentity().ownerFilter
+        guard let json = try DeviceStore(connection: context.connection).status(id: id, viewer: viewer) else {
             throw Problem.notFound("No device \(id).")
         }
         return .json(text: json)
@@ -161,12 +163,13 @@ struct DeviceRoutes {
         }
     }
 
-    /// A device's reservations that have not ended.
+    /// A device's reservations that have not ended: when, for everyone; by whom, for the holder and admins.
     @Sendable static func reservations(_ request: Request, _ context: RequestContext) throws -> Response {
         let id = request.pathParameters["id"] ?? ""
+        let viewer = try context.requireIdentity().ownerFilter
         let store = DeviceStore(connection: context.connection)
         guard try store.exists(id: id) else { throw Problem.notFound("No device \(id).") }
-        return .json(.object([("items", .array(try store.reservations(deviceID: id).map(JSON.fragment)))]))
+        return .json(.object([("items", .array(try store.reservations(deviceID: id, viewer: viewer).map(JSON.fragment)))]))
     }
 
     /// Cancels one of the caller's reservations (administrators: anyone's).

@@ -102,23 +102,29 @@ struct DeviceStatusGet: Statement {
             'scheduled', (SELECT count(*) FROM job j WHERE j.device_id = d.id AND j.state = 'scheduled'),
             'running', (SELECT count(*) FROM job j WHERE j.device_id = d.id AND j.state = 'running'),
             'utilization', round(d.active_jobs::numeric / d.capacity, 3),
-            'next_reservation', (SELECT json_build_object('id', r.id, 'start', rfc3339(lower(r.during)),
-                                        'end', rfc3339(upper(r.during)), 'holder', p.name)
-                                 FROM reservation r JOIN principal p ON p.id = r.principal_id
+            'next_reservation', (SELECT \(reservationJSON(viewer: "$2"))
+                                 FROM reservation r
                                  WHERE r.device_id = d.id AND upper(r.during) > now()
                                  ORDER BY lower(r.during) LIMIT 1))::text
         FROM device d WHERE d.id = $1::text AND d.retired_at IS NULL
         """
     typealias Row = String
     let id: String
-    var binds: [PostgresValue] { [.text(id)] }
+    let viewer: Int64?
+    var binds: [PostgresValue] { [.text(id), .int(viewer)] }
     static func decode(_ row: ResultRow) throws -> String { try row.string(0) }
 }
 
-private let reservationJSON = """
-    json_build_object('id', r.id, 'device_id', r.device_id, 'holder', (SELECT p.name FROM principal p WHERE p.id = r.principal_id),
-                      'start', rfc3339(lower(r.during)), 'end', rfc3339(upper(r.during)), 'created_at', rfc3339(r.created_at))::text
+/// A reservation as JSON. Its times are public, so that anyone can plan around it; who holds it only to the holder
+/// and to callers who see every owner (`viewer`, a parameter, is NULL for them).
+private func reservationJSON(viewer: String) -> String {
     """
+    json_build_object('id', r.id, 'device_id', r.device_id,
+                      'holder', CASE WHEN \(viewer)::bigint IS NULL OR r.principal_id = \(viewer)::bigint
+                                     THEN (SELECT p.name FROM principal p WHERE p.id = r.principal_id) END,
+                      'start', rfc3339(lower(r.during)), 'end', rfc3339(upper(r.during)), 'created_at', rfc3339(r.created_at))
+    """
+}
 
 /// Reserves a device for a time range; an overlap fails on reservation_no_overlap, an unknown device on the key.
 struct ReservationInsert: Statement {
@@ -126,7 +132,7 @@ struct ReservationInsert: Statement {
         INSERT INTO reservation AS r (device_id, principal_id, during)
         SELECT d.id, $2::bigint, tstzrange($3::timestamptz, $4::timestamptz, '[)') FROM device d
         WHERE d.id = $1::text AND d.retired_at IS NULL
-        RETURNING \(reservationJSON)
+        RETURNING \(reservationJSON(viewer: "$2"))::text
         """
     typealias Row = String
     let deviceID: String
@@ -140,12 +146,13 @@ struct ReservationInsert: Statement {
 /// A device's reservations that have not ended, by start.
 struct ReservationList: Statement {
     static let sql = """
-        SELECT \(reservationJSON) FROM reservation r
+        SELECT \(reservationJSON(viewer: "$2"))::text FROM reservation r
         WHERE r.device_id = $1::text AND upper(r.during) > now() ORDER BY lower(r.during)
         """
     typealias Row = String
     let deviceID: String
-    var binds: [PostgresValue] { [.text(deviceID)] }
+    let viewer: Int64?
+    var binds: [PostgresValue] { [.text(deviceID), .int(viewer)] }
     static func decode(_ row: ResultRow) throws -> String { try row.string(0) }
 }
 
