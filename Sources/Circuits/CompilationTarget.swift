@@ -7,16 +7,21 @@ public struct CouplingMap: Sendable, Hashable {
     /// Whether `edges` only allows each pair in the listed direction.
     public let isDirected: Bool
 
+    /// The most physical qubits a map may have: routing keeps a distance table of every pair (4096 qubits: 16M
+    /// entries), and no device built so far comes near.
+    public static let maximumQubits = 4096
+
     /// Creates a map from an edge list such as `[[0, 1], [1, 2]]`.
     ///
     /// `qubitCount` defaults to the largest index plus one. When `directed` is false every edge
-    /// works both ways. Throws on malformed edges.
+    /// works both ways. Throws on malformed edges and on more than `maximumQubits` qubits.
     public init(edges: [[Int]], directed: Bool = false, qubitCount: Int? = nil) throws(CompilationError) {
         var set: Set<[Int]> = []
         var largest = -1
         for edge in edges {
-            guard edge.count == 2, edge[0] != edge[1], edge.allSatisfy({ $0 >= 0 }) else {
-                throw .invalidCouplingMap("edge \(edge) must be two different non-negative qubit indices")
+            guard edge.count == 2, edge[0] != edge[1], edge.allSatisfy({ (0..<Self.maximumQubits).contains($0) }) else {
+                throw .invalidCouplingMap(
+                    "edge \(edge) must be two different qubit indices from 0 to \(Self.maximumQubits - 1)")
             }
             largest = max(largest, edge[0], edge[1])
             set.insert(edge)
@@ -25,6 +30,9 @@ public struct CouplingMap: Sendable, Hashable {
         let count = qubitCount ?? largest + 1
         guard count > largest, count > 0 else {
             throw .invalidCouplingMap("qubit count \(count) does not cover the edges")
+        }
+        guard count <= Self.maximumQubits else {
+            throw .invalidCouplingMap("\(count) qubits; a coupling map may have at most \(Self.maximumQubits)")
         }
         self.qubitCount = count
         self.edges = set
@@ -113,6 +121,8 @@ public enum CompilationError: Error, Sendable, Hashable, CustomStringConvertible
     case invalidCouplingMap(String)
     /// The device has fewer qubits than the circuit, or the qubits that must interact are not connected.
     case deviceTooSmall(String)
+    /// The compiled circuit would have more than `Compiler.maximumInstructions` instructions.
+    case tooLarge(Int)
 
     /// A message for users.
     public var description: String {
@@ -121,6 +131,7 @@ public enum CompilationError: Error, Sendable, Hashable, CustomStringConvertible
         case .basisCannotExpress(let what): "the basis gates cannot express \(what)"
         case .invalidCouplingMap(let reason): "invalid coupling map: \(reason)"
         case .deviceTooSmall(let reason): "the circuit does not fit the device: \(reason)"
+        case .tooLarge(let limit): "the compiled circuit would have more than \(limit) instructions"
         }
     }
 }

@@ -5,8 +5,14 @@
 /// of two-qubit gates on directed maps, and optimizes the result. The compiled circuit produces the
 /// same counts as the original, and the same state up to global phase and the final layout.
 public enum Compiler {
-    /// Compiles `circuit` for `target`.
-    public static func compile(_ circuit: Circuit, for target: CompilationTarget) throws(CompilationError) -> CompilationResult {
+    /// The largest circuit a compilation may produce. A small program can unroll into a huge one (`c4x` alone
+    /// becomes about 150 basis gates), so the output is bounded, not only the input.
+    public static let maximumInstructions = 2_000_000
+
+    /// Compiles `circuit` for `target`, into at most `limit` instructions.
+    public static func compile(
+        _ circuit: Circuit, for target: CompilationTarget, limit: Int = maximumInstructions
+    ) throws(CompilationError) -> CompilationResult {
         let before = circuit.statistics
         let unroller = try Unroller(target: target)
         var unrolled = circuit.emptyCopy()
@@ -14,6 +20,7 @@ public enum Compiler {
             for part in try unroller.unroll(instruction, forRouting: target.couplingMap != nil) {
                 unrolled.appendUnchecked(part)
             }
+            guard unrolled.instructions.count <= limit else { throw .tooLarge(limit) }
         }
         var compiled = unrolled
         var initialLayout = Array(0 ..< circuit.qubitCount)
@@ -36,6 +43,7 @@ public enum Compiler {
                 for part in try unroller.unroll(instruction, forRouting: true) {
                     for oriented in try unroller.orient(part, on: map) { onDevice.appendUnchecked(oriented) }
                 }
+                guard onDevice.instructions.count <= limit else { throw .tooLarge(limit) }
             }
             compiled = onDevice
             initialLayout = routed.initialLayout

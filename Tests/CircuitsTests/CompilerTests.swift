@@ -93,6 +93,19 @@ struct CompilerTests {
             try Compiler.compile(circuit, for: CompilationTarget(basisGates: ["u3", "cx"], couplingMap: CouplingMap(edges: [[2, 3]])))
         }
         #expect(throws: CompilationError.self) { try CouplingMap(edges: [[1, 1]]) }
+        // Indices past the largest map (a huge one would trap on `+ 1`, or build a distance table of every pair).
+        #expect(throws: CompilationError.self) { try CouplingMap(edges: [[0, Int.max]]) }
+        #expect(throws: CompilationError.self) { try CouplingMap(edges: [[0, 1]], qubitCount: CouplingMap.maximumQubits + 1) }
+        #expect(try CouplingMap(edges: [[0, CouplingMap.maximumQubits - 1]]).qubitCount == CouplingMap.maximumQubits)
+    }
+
+    @Test("the compiled circuit is bounded, not only the program")
+    func outputLimit() throws {
+        // 10 lines of c4x unroll into about 1,500 basis gates.
+        let circuit = try OpenQASM.parse(header + "qreg q[5];\n" + String(repeating: "c4x q[0],q[1],q[2],q[3],q[4];\n", count: 10))
+        let target = CompilationTarget(basisGates: ["rz", "sx", "x", "cx"])
+        #expect(throws: CompilationError.tooLarge(1000)) { try Compiler.compile(circuit, for: target, limit: 1000) }
+        #expect(try Compiler.compile(circuit, for: target, limit: 100_000).after.size > 1000)
     }
 
     @Test("the optimizer cancels inverses, merges rotations and drops identities")

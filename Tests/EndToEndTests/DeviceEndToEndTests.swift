@@ -31,6 +31,18 @@ import Testing
         #expect(bad.status == 400)
         let fields = Set(((bad.json?["errors"] as? [[String: Any]]) ?? []).compactMap { $0["field"] as? String })
         #expect(fields == ["id", "kind", "capacity", "properties.qubits"])
+        // Properties every reader takes as integers must be written as integers, and a coupling map stays within
+        // its device (a qubits of 28.0 stored as such once stopped every scheduling round of the fleet).
+        for (properties, field) in [
+            (#"{"qubits":28.0}"#, "properties.qubits"), (#"{"qubits":2.8e1}"#, "properties.qubits"),
+            (#"{"coupling_map":[[0,9223372036854775807]]}"#, "properties.coupling_map"),
+            (#"{"qubits":5,"coupling_map":[[0,5]]}"#, "properties.coupling_map"),
+        ] {
+            let refused = try operatorUser.send("PATCH", "/api/v1/devices/\(id)", json: #"{"properties":\#(properties)}"#)
+            #expect(refused.status == 400, "\(properties)")
+            #expect((refused.json?["errors"] as? [[String: Any]])?.first?["field"] as? String == field, "\(properties)")
+        }
+        #expect(try Fixtures.sql("SELECT count(*) FROM device WHERE properties ->> 'qubits' LIKE '%.%'") == "0")
         let patched = try operatorUser.send("PATCH", "/api/v1/devices/\(id)", json: #"{"status":"maintenance","capacity":4}"#)
         #expect(patched.json?["status"] as? String == "maintenance")
         #expect(patched.json?["capacity"] as? Int == 4)

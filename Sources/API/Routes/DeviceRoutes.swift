@@ -1,3 +1,4 @@
+import Circuits
 import Domain
 import Postgres
 import Store
@@ -201,26 +202,36 @@ struct DeviceRoutes {
 
     /// Device properties: an object of at most 64 KB; `qubits` a positive whole number, `basis_gates` a list of gate
     /// names, `coupling_map` a list of [from, to] qubit pairs (or null).
+    ///
+    /// Numbers must be written as integers (`28`, not `28.0` or `2.8e1`): PostgreSQL keeps the form it was given,
+    /// and every reader of the fleet takes `qubits` as an integer.
     private static func readProperties(_ fields: inout FieldReader) -> JSON? {
         guard let properties = fields.raw("properties") else { return nil }
         guard properties.objectValue != nil, properties.bytes.count <= 65_536 else {
             fields.fail("properties", "must be a JSON object of at most 64 KB")
             return nil
         }
-        if let qubits = properties["qubits"], !qubits.isNull, !(qubits.intValue.map { (1...1_000_000).contains($0) } ?? false) {
-            fields.fail("properties.qubits", "must be a whole number from 1 to 1000000")
+        func integer(_ value: JSON?) -> Int64? {
+            if case .int(let number)? = value { number } else { nil }
+        }
+        let qubits = integer(properties["qubits"])
+        if let value = properties["qubits"], !value.isNull, !(qubits.map { (1...1_000_000).contains($0) } ?? false) {
+            fields.fail("properties.qubits", "must be a whole number from 1 to 1000000, written without a fraction")
         }
         if let gates = properties["basis_gates"], !gates.isNull,
             !(gates.arrayValue?.allSatisfy { $0.stringValue != nil } ?? false)
         {
             fields.fail("properties.basis_gates", "must be a list of gate names")
         }
+        let mapQubits = Int64(min(qubits.map(Int.init) ?? CouplingMap.maximumQubits, CouplingMap.maximumQubits))
         if let map = properties["coupling_map"], !map.isNull,
             !(map.arrayValue?.allSatisfy { pair in
-                pair.arrayValue?.count == 2 && pair.arrayValue!.allSatisfy { ($0.intValue ?? -1) >= 0 }
+                pair.arrayValue?.count == 2 && pair.arrayValue!.allSatisfy { (integer($0) ?? -1) >= 0 && integer($0)! < mapQubits }
             } ?? false)
         {
-            fields.fail("properties.coupling_map", "must be a list of [from, to] qubit pairs")
+            fields.fail(
+                "properties.coupling_map",
+                "must be a list of [from, to] pairs of qubit indices below qubits (at most \(CouplingMap.maximumQubits))")
         }
         return properties
     }
