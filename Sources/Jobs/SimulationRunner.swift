@@ -58,7 +58,11 @@ public final class SimulationRunner {
     public func run() throws -> Summary {
         let connection = Connection(conninfo: conninfo)
         defer { connection.close() }
-        try connection.listen("job_changed")
+        // The session listens only while there is nothing to run: a listener that reads no notifications for the
+        // length of a job (up to days) would hold back PostgreSQL's shared notification queue until it fills, and
+        // then every notifying commit fails. After LISTEN the queue is looked at once more before waiting, so a job
+        // placed in between is not missed.
+        var isListening = false
         let started = SystemClock.monotonicNanoseconds()
         let end = started + UInt64(settings.runSeconds * 1e9)
         var summary = Summary()
@@ -69,8 +73,17 @@ public final class SimulationRunner {
         while SystemClock.monotonicNanoseconds() < end {
             guard let job = try store.claimSimulatorJob(executor: executor, leaseSeconds: settings.leaseSeconds) else {
                 if settings.stopWhenIdle { break }
-                try waitForWork(connection, until: end)
+                if isListening {
+                    try waitForWork(connection, until: end)
+                } else {
+                    try connection.listen("job_changed")
+                    isListening = true
+                }
                 continue
+            }
+            if isListening {
+                try connection.unlisten("job_changed")
+                isListening = false
             }
             watch.watch(job)
             let outcome = execute(job, watch: watch)

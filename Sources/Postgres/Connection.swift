@@ -402,6 +402,13 @@ public final class Connection {
         try command("LISTEN \(channel)")
     }
 
+    /// Ends a subscription of `listen(_:)`.
+    public func unlisten(_ channel: String) throws {
+        precondition(channel.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || $0 == 95 }, "channel must be [a-z_]+")
+        listenedChannels.removeAll { $0 == channel }
+        try command("UNLISTEN \(channel)")
+    }
+
     /// Waits up to `timeoutMilliseconds` for notifications on the subscribed channels and returns what arrived.
     ///
     /// Returns at once when notifications are already buffered. Throws a connection error when the session

@@ -40,6 +40,12 @@ private struct Notify: Statement {
     var binds: [PostgresValue] { [.text(payload)] }
 }
 
+private struct NotifyOn: Statement {
+    static let sql = "SELECT pg_notify($1::text, 'x')"
+    let channel: String
+    var binds: [PostgresValue] { [.text(channel)] }
+}
+
 private struct DivideByZero: Statement {
     static let sql = "SELECT 1 / $1::integer"
     var binds: [PostgresValue] { [.int(0)] }
@@ -233,6 +239,18 @@ private struct TerminateBackend: Statement {
         #expect(received.map(\.payload) == ["hello 1"])
         #expect(received.first?.channel == "test_channel")
         #expect(try listener.waitForNotifications(timeoutMilliseconds: 10).isEmpty)
+    }
+
+    @Test func anEndedSubscriptionReceivesNothingAndIsNotRenewed() throws {
+        let listener = TestDatabase.superuser()
+        try listener.listen("test_unlisten")
+        try listener.unlisten("test_unlisten")
+        let sender = TestDatabase.superuser()
+        try sender.execute(NotifyOn(channel: "test_unlisten"))
+        #expect(try listener.waitForNotifications(timeoutMilliseconds: 200).isEmpty)
+        listener.close()
+        try sender.execute(NotifyOn(channel: "test_unlisten"))
+        #expect(try listener.waitForNotifications(timeoutMilliseconds: 200).isEmpty, "a new session does not subscribe again")
     }
 
     @Test func connectionReopensAfterTheServerDropsIt() throws {
