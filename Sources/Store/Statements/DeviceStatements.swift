@@ -80,10 +80,14 @@ struct DeviceUpdate: Statement {
 }
 
 /// Retires a device with no scheduled or running jobs; returns its id, or nothing when it has some (or none exists).
+///
+/// `active_jobs` is on the row itself, so a scheduler that placed a job on the device just before (its trigger
+/// raised the count) makes this UPDATE wait for it and then see the placed job; the scheduler in turn places
+/// nothing on a retired device (`JobAssign`).
 struct DeviceRetire: Statement {
     static let sql = """
         UPDATE device d SET retired_at = now(), status = 'offline', updated_at = now()
-        WHERE d.id = $1::text AND d.retired_at IS NULL
+        WHERE d.id = $1::text AND d.retired_at IS NULL AND d.active_jobs = 0
           AND NOT EXISTS (SELECT 1 FROM job j WHERE j.device_id = d.id AND j.state IN ('scheduled', 'running'))
         RETURNING d.id
         """

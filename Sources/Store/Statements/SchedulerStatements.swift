@@ -169,6 +169,7 @@ struct JobAssign: Statement {
         UPDATE job j SET state = 'scheduled', device_id = a.device_id, scheduled_at = now(), updated_at = now(),
                          version = j.version + 1, lease_owner = NULL, lease_expires_at = NULL
         FROM unnest($1::bigint[], $2::text[]) AS a (id, device_id)
+        JOIN device d ON d.id = a.device_id AND d.retired_at IS NULL
         WHERE j.id = a.id AND j.state = 'queued'
         """
     let jobIDs: [Int64]
