@@ -150,7 +150,7 @@ public final class SimulationRunner {
             ("counts", counts), ("shots", .int(Int64(result.shots))), ("seed", .string(String(result.seed))),
             ("qubits", .int(Int64(statistics.qubits))), ("clbits", .int(Int64(statistics.clbits))),
             ("depth", .int(Int64(statistics.depth))), ("gate_counts", gates),
-            ("simulation_seconds", .double(result.seconds)), ("method", .string(String(describing: result.method))),
+            ("simulation_seconds", .double(result.seconds)), ("method", .string(result.method.rawValue)),
             ("device_id", .string(job.deviceID)), ("attempt", .int(Int64(job.attempt))),
         ]).text
     }

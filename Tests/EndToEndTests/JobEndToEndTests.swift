@@ -60,6 +60,9 @@ import Testing
             (Self.circuitBody(extra: #","priority":101"#), "priority"),
             (Self.circuitBody(extra: #","max_duration_s":0"#), "max_duration_s"),
             (Self.circuitBody(extra: #","metadata":[1,2]"#), "metadata"),
+            (Self.circuitBody(extra: #","metadata":{"seed":"abc"}"#), "metadata.seed"),
+            (Self.circuitBody(extra: #","metadata":{"seed":-1}"#), "metadata.seed"),
+            (Self.circuitBody(extra: #","metadata":{"seed":42.5}"#), "metadata.seed"),
             (Self.circuitBody(extra: #","metadata":{"pad":"\#(String(repeating: "x", count: 70_000))"}"#), "metadata"),
             // 7 KB as sent, 300 KB as PostgreSQL stores it (numbers written out in full): the table refuses it.
             (Self.circuitBody(extra: #","metadata":{"a":[\#(Array(repeating: "1e300", count: 1000).joined(separator: ","))]}"#),

@@ -158,6 +158,13 @@ import Testing
         let backwards = try other.post(
             "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(7200))","end":"\#(stamp(3700))"}"#)
         #expect(backwards.status == 400)
+        let past = try other.post(
+            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(-86400))","end":"\#(stamp(-3600 + 86400 * 2))"}"#)
+        #expect(past.status == 400, "time that has gone cannot be reserved")
+        #expect((past.json?["errors"] as? [[String: Any]])?.first?["field"] as? String == "start")
+        let tooLong = try other.post(
+            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(7200))","end":"\#(stamp(7200 + 31 * 86400))"}"#)
+        #expect(tooLong.status == 400, "at most 30 days")
         let later = try other.post(
             "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(3600))","end":"\#(stamp(7200))"}"#)
         #expect(later.status == 201, "adjacent ranges do not overlap")

@@ -90,6 +90,7 @@ import Testing
         #expect((result["gate_counts"] as? [String: Int])?["cx"] == 1)
         #expect(result["simulation_seconds"] is Double)
         #expect(result["seed"] is String)
+        #expect(result["method"] as? String == "final-state", "as the command line and the docs name it")
         #expect(result["device_id"] as? String == device)
     }
 

@@ -135,7 +135,11 @@ struct DeviceRoutes {
     }
 
     /// Reserves a device from `start` to `end` (RFC 3339, at most 30 days): during it only the holder's jobs run
-    /// there. Overlaps are refused (409) by the database's exclusion constraint.
+    /// there. Overlaps are refused (409) by the database's exclusion constraint. `start` may lie at most five
+    /// minutes in the past (a client's clock, a "from now" computed a moment ago): a reservation cannot claim time
+    /// that has gone, nor so conflict with reservations that have ended.
+    static let startLeewaySeconds: Int64 = 300
+
     @Sendable static func reserve(_ request: Request, _ context: RequestContext) throws -> Response {
         let identity = try context.requireIdentity()
         let id = request.pathParameters["id"] ?? ""
@@ -146,6 +150,9 @@ struct DeviceRoutes {
             if end <= start { fields.fail("end", "must be after start") }
             if end.seconds - start.seconds > maximumReservationSeconds { fields.fail("end", "must be at most 30 days after start") }
             if end <= context.receivedAt { fields.fail("end", "must be in the future") }
+            if start.seconds < context.receivedAt.seconds - Self.startLeewaySeconds {
+                fields.fail("start", "must be now or later (at most five minutes ago)")
+            }
         }
         try fields.finish()
         guard let start, let end else { throw Problem.internalError }

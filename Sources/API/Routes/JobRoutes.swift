@@ -48,6 +48,9 @@ struct JobRoutes {
             fields.fail("metadata", "must be a JSON object")
         } else if metadata.bytes.count > maximumMetadataBytes {
             fields.fail("metadata", "must be at most 64 KB")
+        } else if let seed = metadata["seed"], !Self.isSeed(seed) {
+            // The simulator samples with it; a seed it could not read would silently be replaced by a random one.
+            fields.fail("metadata.seed", "must be a whole number from 0 to 18446744073709551615 (a number or a string)")
         }
         var program: String?
         var qubits: Int?
@@ -332,6 +335,15 @@ struct JobRoutes {
                 last,
                 .json(.object([("items", .array(events.map { .fragment($0.json) })), ("next_after", .int(last))]))
             )
+        }
+    }
+
+    /// A sampling seed the simulator reads as it was written: a non-negative integer, or a string of one.
+    static func isSeed(_ value: JSON) -> Bool {
+        switch value {
+        case .int(let number): number >= 0
+        case .string(let text): UInt64(text) != nil
+        default: false
         }
     }
 
