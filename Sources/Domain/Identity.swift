@@ -18,7 +18,8 @@ public enum CredentialKind: String, Sendable {
 /// The credential behind an authenticated request, as `/me` and the audit trail report it.
 public struct Credential: Sendable, Equatable {
     public let kind: CredentialKind
-    /// The public id of an API or session key.
+    /// The public id of the API or session key: the one presented, or for a token of Switchyard's own, the one it
+    /// was made with.
     public let keyPrefix: String?
     /// When the credential stops working, if it does.
     public let expiresAt: Timestamp?

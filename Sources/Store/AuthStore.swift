@@ -27,11 +27,13 @@ public struct AuthStore {
 
     /// The principal a verified token names, created on first sight.
     public func tokenSubject(
-        _ subject: String, roles: [String], fromIdentityProvider: Bool, now: Timestamp? = nil,
+        _ subject: String, roles: [String], fromIdentityProvider: Bool, issuingKey: String?, now: Timestamp? = nil,
         readingAhead ahead: ReadAhead? = nil
     ) throws -> TokenAuthentication? {
         try connection.first(
-            AuthTokenSubject(subject: subject, roles: roles, fromIdentityProvider: fromIdentityProvider, now: now),
+            AuthTokenSubject(
+                subject: subject, roles: roles, fromIdentityProvider: fromIdentityProvider, issuingKey: issuingKey,
+                now: now),
             readingAhead: ahead)
     }
 

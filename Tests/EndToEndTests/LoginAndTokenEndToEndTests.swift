@@ -87,6 +87,18 @@ import Testing
         #expect(renewed.status == 200)
         #expect(renewed.json?["expires_at"] as? String == first.json?["expires_at"] as? String, "tokens cannot renew themselves")
 
+        // Revoking the key that asked for a token ends the token (and the tokens made with it) at once.
+        let revocable = try #require(try user.post("/api/v1/keys", json: "{}").json?["key"] as? String)
+        let minted = try #require(try Caller(key: revocable).post("/api/v1/auth/token", json: "{}").json?["token"] as? String)
+        let remade = try #require(try Caller(key: minted).post("/api/v1/auth/token", json: "{}").json?["token"] as? String)
+        #expect(try Caller(key: minted).get("/api/v1/me").status == 200)
+        #expect(try user.send("DELETE", "/api/v1/keys/\(revocable.prefix(12))").status == 204)
+        for token in [minted, remade] {
+            let refused = try Caller(key: token).get("/api/v1/me")
+            #expect(refused.status == 401)
+            #expect(refused.json?["type"] as? String == "/problems/revoked-credential")
+        }
+
         // Taking a role away reaches tokens already issued, as it reaches keys.
         #expect(try Caller(key: token).post("/api/v1/jobs", json: "{}").status == 400, "job:create, so validation runs")
         #expect(try Fixtures.admin.send("PATCH", "/api/v1/users/\(user.name)", json: #"{"roles":["viewer"]}"#).status == 200)

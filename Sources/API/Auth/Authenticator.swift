@@ -103,13 +103,20 @@ struct Authenticator {
         }
         guard let found = try AuthStore(connection: context.connection).tokenSubject(
             claims.subject, roles: claims.roles, fromIdentityProvider: claims.isFromIdentityProvider,
-            readingAhead: context.readAhead)
+            issuingKey: claims.issuingKey, readingAhead: context.readAhead)
         else { throw Failure(problem: TokenFailure.claimsRejected("unknown subject").problem, reason: "token-subject") }
         guard found.isExternal || !claims.isFromIdentityProvider else {
             // The provider's names are not ours: its `admin` is not the local admin account.
             throw Failure(
                 problem: TokenFailure.claimsRejected("the subject is a local account, not one of the identity provider's").problem,
                 reason: "token-local-subject")
+        }
+        guard found.isIssuingKeyUsable else {
+            throw Failure(
+                problem: .unauthenticated(
+                    .revokedCredential, detail: "The API key this token was made with is revoked or has expired.",
+                    error: "invalid_token"),
+                reason: "token-key-revoked")
         }
         try requireActive(found.principal)
         let principal = PermissionSet(found.principalPermissions.compactMap(Permission.init))
@@ -118,7 +125,7 @@ struct Authenticator {
             identity: Identity(
                 principalID: found.principal.id, principalName: found.principal.name, principalKind: found.principal.kind,
                 roles: claims.roles, permissions: principal.intersection(granted), principalPermissions: principal,
-                credential: Credential(kind: .token, expiresAt: claims.expiresAt)),
+                credential: Credential(kind: .token, keyPrefix: claims.issuingKey, expiresAt: claims.expiresAt)),
             rateLimit: found.rateLimit)
     }
 

@@ -12,6 +12,8 @@ struct TokenClaims: Equatable {
     let tokenID: String?
     /// Signed by an identity provider's key rather than Switchyard's own secret.
     let isFromIdentityProvider: Bool
+    /// The id of the API key a token of Switchyard's own was made with (claim `key`): the token ends with it.
+    let issuingKey: String?
 }
 
 /// Why a token was refused; each maps to its own problem type.
@@ -188,7 +190,8 @@ struct TokenService: Sendable {
         }
         return TokenClaims(
             subject: subject, roles: roles, permissions: permissions, expiresAt: Timestamp(seconds: expires),
-            tokenID: claims["jti"]?.stringValue, isFromIdentityProvider: fromIdentityProvider)
+            tokenID: claims["jti"]?.stringValue, isFromIdentityProvider: fromIdentityProvider,
+            issuingKey: fromIdentityProvider ? nil : claims["key"]?.stringValue)
     }
 
     /// A NumericDate (seconds, possibly fractional) as whole seconds; nil for anything else or absurd values.
@@ -198,10 +201,11 @@ struct TokenService: Sendable {
     }
 
     /// Signs an HS256 token for `subject` that expires after `lifetimeSeconds`, or at `notAfter` when that is
-    /// sooner.
-    func sign(subject: String, roles: [String], permissions: [Permission]?, notAfter: Timestamp? = nil, now: Timestamp)
-        throws -> (token: String, expiresAt: Timestamp)
-    {
+    /// sooner; `key`, the id of the API key that asked for it, makes the token end when that key is revoked.
+    func sign(
+        subject: String, roles: [String], permissions: [Permission]?, key: String? = nil, notAfter: Timestamp? = nil,
+        now: Timestamp
+    ) throws -> (token: String, expiresAt: Timestamp) {
         guard let secret else { throw Problem.conflict("This installation issues no tokens: jwt-secret-file is not set.") }
         let lifetimeEnd = now.adding(seconds: lifetimeSeconds)
         let expiresAt = notAfter.map { min($0, lifetimeEnd) } ?? lifetimeEnd
@@ -212,6 +216,7 @@ struct TokenService: Sendable {
             ("roles", .array(roles.map(JSON.string))),
         ]
         if let permissions { claims.append(("permissions", .array(permissions.map { .string($0.value) }))) }
+        if let key { claims.append(("key", .string(key))) }
         let header = JSON.object([("alg", .string("HS256")), ("typ", .string("JWT"))])
         let signingInput = Base64URL.encode(header.bytes) + "." + Base64URL.encode(JSON.object(claims).bytes)
         let signature = HMACSHA256.authenticationCode(key: secret, message: Array(signingInput.utf8))

@@ -18,21 +18,31 @@ struct AuditRoutes {
     @Sendable static func list(_ request: Request, _ context: RequestContext) throws -> Response {
         let allowed: Set = ["principal", "event", "route", "status", "from", "to", "limit", "cursor"]
         try request.query.requireOnly(allowed)
-        let page = try PageRequest(request.query)
+        // Every bad parameter is named in one answer.
+        var errors: [FieldError] = []
+        func collecting<T>(_ read: () throws -> T) throws -> T? {
+            do { return try read() } catch let problem as Problem where !problem.errors.isEmpty {
+                errors += problem.errors
+                return nil
+            }
+        }
+        let page = try collecting { try PageRequest(request.query) }
         var filter = AuditFilter(
             principalName: request.query["principal"], event: request.query["event"], route: request.query["route"])
         if let text = request.query["status"] {
-            guard let status = Int(text), (100...599).contains(status) else {
-                throw Problem.invalidField("status", "must be an HTTP status code")
+            if let status = Int(text), (100...599).contains(status) {
+                filter.status = status
+            } else {
+                errors.append(FieldError(field: "status", message: "must be an HTTP status code"))
             }
-            filter.status = status
         }
-        (filter.from, filter.to) = try timeRange(request.query)
+        if let range = try collecting({ try timeRange(request.query) }) { (filter.from, filter.to) = range }
         var beforeID: Int64?
-        if let cursor = page.cursor {
-            guard let id = Int64(cursor) else { throw Problem.invalidField("cursor", "is not a cursor from this list") }
-            beforeID = id
+        if let cursor = page?.cursor {
+            beforeID = Int64(cursor)
+            if beforeID == nil { errors.append(FieldError(field: "cursor", message: "is not a cursor from this list")) }
         }
+        guard errors.isEmpty, let page else { throw Problem.validation(errors) }
         let rows = try AuditStore(connection: context.connection).list(filter, beforeID: beforeID, limit: page.limit + 1)
         let shown = rows.prefix(page.limit)
         let next: JSON = rows.count > page.limit ? .string(String(shown.last!.id)) : .null

@@ -82,7 +82,7 @@ struct AuthRoutes {
         let identity = try context.requireIdentity()
         let issued = try context.services.tokens.sign(
             subject: identity.principalName, roles: identity.roles, permissions: identity.permissions.grants,
-            notAfter: identity.credential.expiresAt, now: context.receivedAt)
+            key: identity.credential.keyPrefix, notAfter: identity.credential.expiresAt, now: context.receivedAt)
         context.auditEvent = "auth.token"
         return .json(
             .object([

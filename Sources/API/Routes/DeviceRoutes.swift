@@ -37,10 +37,9 @@ struct DeviceRoutes {
         if let status, DeviceStatus(rawValue: status) == nil {
             errors.append(FieldError(field: "status", message: "must be online, offline or maintenance"))
         }
-        var available = false
-        if let text = request.query["available"] {
-            guard text == "true" || text == "false" else { throw Problem.invalidField("available", "must be true or false") }
-            available = text == "true"
+        let available = request.query["available"] == "true"
+        if let text = request.query["available"], text != "true", text != "false" {
+            errors.append(FieldError(field: "available", message: "must be true or false"))
         }
         if !errors.isEmpty { throw Problem.validation(errors) }
         let devices = try DeviceStore(connection: context.connection).list(

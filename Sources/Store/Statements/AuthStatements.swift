@@ -48,19 +48,24 @@ struct AuthCertificate: Statement {
 struct AuthTokenSubject: Statement {
     static let sql = """
         SELECT principal_id, principal_name, principal_kind, is_active, $2::text[], permissions, is_external,
-               principal_permissions, rate_limit, rate_allowed, rate_remaining, rate_reset, rate_retry_after
-        FROM auth_token_subject($1::text, $2::text[], $3::boolean, coalesce($4::timestamptz, now()))
+               principal_permissions, issuing_key_usable,
+               rate_limit, rate_allowed, rate_remaining, rate_reset, rate_retry_after
+        FROM auth_token_subject($1::text, $2::text[], $3::boolean, $4::text, coalesce($5::timestamptz, now()))
         """
     typealias Row = TokenAuthentication
     let subject: String
     let roles: [String]
     let fromIdentityProvider: Bool
+    let issuingKey: String?
     let now: Timestamp?
-    var binds: [PostgresValue] { [.text(subject), .textArray(roles), .bool(fromIdentityProvider), .text(now?.rfc3339)] }
+    var binds: [PostgresValue] {
+        [.text(subject), .textArray(roles), .bool(fromIdentityProvider), .text(issuingKey), .text(now?.rfc3339)]
+    }
     static func decode(_ row: ResultRow) throws -> Row {
         TokenAuthentication(
             principal: try PrincipalFacts(row, from: 0), isExternal: try row.bool(6),
-            principalPermissions: try row.stringArray(7), rateLimit: try RateLimitDecision(row, from: 8))
+            principalPermissions: try row.stringArray(7), isIssuingKeyUsable: try row.bool(8),
+            rateLimit: try RateLimitDecision(row, from: 9))
     }
 }
 
@@ -137,6 +142,8 @@ public struct TokenAuthentication: Sendable {
     public let isExternal: Bool
     /// What the principal itself may do now (for an external principal, what its token's roles allow).
     public let principalPermissions: [String]
+    /// False when the key the token was made with is revoked, has expired or is not the principal's.
+    public let isIssuingKeyUsable: Bool
     /// Nil when nothing was counted (an inactive principal, or a local one named by an identity provider's token).
     public let rateLimit: RateLimitDecision?
 }
