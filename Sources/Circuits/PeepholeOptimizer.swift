@@ -87,9 +87,13 @@ struct PeepholeOptimizer {
         return inversePairs[a.gate] == b.gate
     }
 
+    /// One rotation for two adjacent ones about the same axis. The angle is kept within one period (4π covers every
+    /// additive gate exactly), so that merging never overflows: `rz(1e308)` twice would be `rz(inf)`.
     static func merge(_ a: GateApplication, _ b: GateApplication) -> GateApplication? {
         guard a.gate == b.gate, additive.contains(a.gate), sameOperands(a, b) else { return nil }
-        return GateApplication(a.gate, [a.parameters[0] + b.parameters[0]], qubits: a.qubits)
+        let period = 4 * Double.pi
+        let sum = a.parameters[0].remainder(dividingBy: period) + b.parameters[0].remainder(dividingBy: period)
+        return GateApplication(a.gate, [sum.remainder(dividingBy: period)], qubits: a.qubits)
     }
 
     /// Whether the gate is the identity up to a global phase.

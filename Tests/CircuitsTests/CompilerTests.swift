@@ -141,6 +141,18 @@ struct CompilerTests {
         #expect(result.after.gates == 3)
     }
 
+    @Test("merged rotations stay finite and within one period")
+    func mergedAnglesStayFinite() throws {
+        let huge = try OpenQASM.parse(header + "qreg q[1];\nrz(1e308) q[0];\nrz(1e308) q[0];\n")
+        let merged = Compiler.optimize(huge).circuit
+        let angles = merged.instructions.compactMap { if case .gate(let gate) = $0.operation { gate.parameters.first } else { nil } }
+        #expect(angles.allSatisfy { $0.isFinite && abs($0) <= 2 * Double.pi }, "\(angles)")
+        #expect(try OpenQASM.parse(OpenQASM.write(merged)).qubitCount == 1, "the written circuit parses again")
+        // Whole periods cancel exactly: rz(3π) then rz(π) is rz(4π), the identity.
+        let periodic = try OpenQASM.parse(header + "qreg q[1];\nrz(3*pi) q[0];\nrz(pi) q[0];\n")
+        #expect(Compiler.optimize(periodic).after.gates == 0)
+    }
+
     @Test("optimized random circuits keep their state and never grow", arguments: [UInt64(5), 6, 7, 8])
     func optimizerEquivalence(seed: UInt64) throws {
         // A gate set with many inverse pairs and mergeable rotations, so the rewrites actually fire.
