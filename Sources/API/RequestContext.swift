@@ -106,20 +106,24 @@ extension RequestContext {
             services.hub.endObserving()
             throw error
         }
-        // A woken request whose index has not moved (a notification for a change the client has already seen, or
-        // every waiter woken after the LISTEN session was lost) waits on until its own deadline, unless the process
-        // is stopping.
-        let deadline = waitDeadline ?? query.deadline()
-        let waitIsOver = SystemClock.monotonicNanoseconds() + Self.deadlineSlackNanoseconds >= deadline
-            || services.hub.isShuttingDown
-        if index > query.index || query.waitSeconds == 0 || (isResumed && waitIsOver) {
+        if index > query.index || query.waitSeconds == 0 || (isResumed && isWaitOver) {
             services.hub.endObserving()
             response.headers.append(("X-Switchyard-Index", String(index)))
             return response
         }
+        let deadline = waitDeadline ?? query.deadline()
         waitDeadline = deadline
         // The hub's `park` ends the observation.
         throw Park(keys: keys, deadline: deadline, observedSequence: observed)
+    }
+
+    /// Whether a woken request must answer now. One whose index has not moved (woken by a notification for a change
+    /// the client has already seen, or with every waiter after the LISTEN session was lost) waits on until its own
+    /// deadline, unless the process is stopping.
+    private var isWaitOver: Bool {
+        guard let waitDeadline else { return true }
+        return SystemClock.monotonicNanoseconds() + Self.deadlineSlackNanoseconds >= waitDeadline
+            || services.hub.isShuttingDown
     }
 
     /// A wait with less than this left is over: parking again for it would cost more than it saves.
