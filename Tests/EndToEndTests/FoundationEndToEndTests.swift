@@ -46,6 +46,21 @@ import Testing
         }
     }
 
+    @Test func noResponderIs503ProblemWithRetryAfter() throws {
+        // nginx finds no socket (as while every responder is being replaced): its own 502 must reach clients as the
+        // 503 problem document, which they retry. The responders keep their listening socket; only the name goes.
+        let socket = try #require(Stack.environment["TEST_FCGI_SOCKET"])
+        #expect(rename(socket, socket + ".away") == 0)
+        defer { rename(socket + ".away", socket) }
+        let response = try Stack.client.get("/api/v1/health")
+        #expect(response.status == 503)
+        #expect(response.header("Content-Type") == "application/problem+json")
+        #expect(response.header("Retry-After") == "1")
+        #expect(response.json?["type"] as? String == "/problems/unavailable")
+        #expect(response.json?["status"] as? Int == 503)
+        #expect(response.header("X-Request-Id") != nil)
+    }
+
     @Test func wrongMethodIs405WithAllow() throws {
         let response = try client.send("PUT", "/api/v1/health", body: Array("{}".utf8))
         #expect(response.status == 405)

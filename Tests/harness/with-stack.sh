@@ -70,6 +70,7 @@ export TEST_APP_DATABASE_URL=$SWITCHYARD_DB_URI                                 
 export TEST_PG_STOP="$pg_ctl_command -m fast stop"
 export TEST_PG_START="$pg_ctl_command -l $work/pg/postgres.log -o \"-c listen_addresses='' -k $work/run -c unix_socket_permissions=0777 -p 5432 -c fsync=off -c synchronous_commit=off -c max_connections=200\" start"
 export TEST_MULTIWATCH_PID=$STACK_RESPONDERS_PID                               # parent of the responders
+export TEST_FCGI_SOCKET=$work/run/fcgi.sock                                     # where nginx reaches them
 export TEST_RESPONDER_LOG=$work/fcgi.log
 export TEST_BIN_DIR=$bin
 export TEST_ADMIN_KEY=$(cat "$work/admin.key")                                  # an admin's API key
