@@ -103,15 +103,22 @@ import Testing
         #expect(try states(waiting) == ["queued": 30])
     }
 
+    /// Asks for a reservation of `device` from `start` to `end` seconds after `now` (one `now` per test, so that
+    /// ranges meant to touch do).
+    func reserve(_ caller: Caller, _ device: String, from start: TimeInterval, to end: TimeInterval, now: Date) throws
+        -> HTTPResponse
+    {
+        let stamp = { (offset: TimeInterval) in ISO8601DateFormatter().string(from: now.addingTimeInterval(offset)) }
+        return try caller.post(
+            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(start))","end":"\#(stamp(end))"}"#)
+    }
+
     @Test func jobsForADeviceSomeoneElseReservedDoNotHoldBackTheirOwnersOtherJobs() throws {
         let reserved = try makeDevice(capacity: 5, kind: "host")
         let idle = try makeDevice(capacity: 5, kind: "host")
         let holder = try Fixtures.user("res-holder", roles: ["operator"])
         let user = try Fixtures.user("res-waiting", roles: ["operator"])
-        let now = Date()
-        func stamp(_ offset: TimeInterval) -> String { ISO8601DateFormatter().string(from: now.addingTimeInterval(offset)) }
-        let reservation = try holder.post(
-            "/api/v1/devices/\(reserved)/reservations", json: #"{"start":"\#(stamp(-1))","end":"\#(stamp(3600))"}"#)
+        let reservation = try reserve(holder, reserved, from: -1, to: 3600, now: Date())
         #expect(reservation.status == 201, "\(reservation.text)")
         func submit(_ caller: Caller, _ name: String, target: String, priority: Int) throws -> Int {
             let body = #"{"name":"\#(name)","target":"\#(target)","kind":"command","program":{"run":"true"},"priority":\#(priority)}"#
@@ -148,25 +155,18 @@ import Testing
         let holder = try Fixtures.user("holder", roles: ["researcher"])
         let other = try Fixtures.user("outsider", roles: ["researcher"])
         let now = Date()
-        func stamp(_ offset: TimeInterval) -> String { ISO8601DateFormatter().string(from: now.addingTimeInterval(offset)) }
-        let reserved = try holder.post(
-            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(-60))","end":"\#(stamp(3600))"}"#)
+        let reserved = try reserve(holder, device, from: -60, to: 3600, now: now)
         #expect(reserved.status == 201, "\(reserved.text)")
-        let overlap = try other.post(
-            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(1800))","end":"\#(stamp(7200))"}"#)
+        let overlap = try reserve(other, device, from: 1800, to: 7200, now: now)
         #expect(overlap.status == 409)
-        let backwards = try other.post(
-            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(7200))","end":"\#(stamp(3700))"}"#)
+        let backwards = try reserve(other, device, from: 7200, to: 3700, now: now)
         #expect(backwards.status == 400)
-        let past = try other.post(
-            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(-86400))","end":"\#(stamp(-3600 + 86400 * 2))"}"#)
+        let past = try reserve(other, device, from: -86400, to: -3600 + 86400 * 2, now: now)
         #expect(past.status == 400, "time that has gone cannot be reserved")
         #expect((past.json?["errors"] as? [[String: Any]])?.first?["field"] as? String == "start")
-        let tooLong = try other.post(
-            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(7200))","end":"\#(stamp(7200 + 31 * 86400))"}"#)
+        let tooLong = try reserve(other, device, from: 7200, to: 7200 + 31 * 86400, now: now)
         #expect(tooLong.status == 400, "at most 30 days")
-        let later = try other.post(
-            "/api/v1/devices/\(device)/reservations", json: #"{"start":"\#(stamp(3600))","end":"\#(stamp(7200))"}"#)
+        let later = try reserve(other, device, from: 3600, to: 7200, now: now)
         #expect(later.status == 201, "adjacent ranges do not overlap")
         let outsiderJob = try #require(try other.post(
             "/api/v1/jobs", json: JobEndToEndTests.circuitBody(target: device)).json?["id"] as? Int)
