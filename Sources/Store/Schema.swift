@@ -4,10 +4,14 @@ import Postgres
 public enum Schema {
     /// The newest migration in `sql/migrations` this code was written against. A unit test keeps it equal to the
     /// highest file number, and `/api/v1/health/ready` answers 503 until the database has reached it.
-    public static let version = 17
+    public static let version = 18
 }
 
 /// Advisory lock keys, one per single-runner job, spelled once so two programs never pick the same number.
+///
+/// These are session locks of the one-`bigint` form. The SQL functions that serialize their callers use the
+/// two-`integer` form, a separate key space: `audit_seal()` (21335, 1) and `job_event_sequence()` (21335, 2)
+/// (`sql/migrations/0018_own_advisory_lock_keys.sql`).
 public enum AdvisoryLockKey {
     public static let migrations: Int64 = 0x5357_0001
     public static let sweeper: Int64 = 0x5357_0002
