@@ -44,6 +44,9 @@ final class SubmitBatcher: @unchecked Sendable {
     private var isShuttingDown = false
     private var previousBatchCount = 0
 
+    /// Whether the next batch waits up to the gather window for more submits: the last one was a busy batch.
+    var gathersBeforeNextBatch: Bool { lock.withLock { previousBatchCount >= Self.busyBatch } }
+
     init(gatherWindowNanoseconds: UInt64 = 1_000_000) {
         self.gatherWindowNanoseconds = gatherWindowNanoseconds
     }

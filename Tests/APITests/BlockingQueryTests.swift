@@ -22,13 +22,17 @@ import Web
         #expect(try BlockingQuery(QueryParameters("wait=30s")).waitSeconds == 0)
     }
 
-    @Test func jitterStaysWithinASixteenth() {
+    @Test func jitterStaysWithinASixteenthAndVaries() {
         let query = BlockingQuery(index: 1, waitSeconds: 16)
+        var offsets: Set<UInt64> = []
         for _ in 0..<100 {
-            let now = SystemClock.monotonicNanoseconds()
-            let seconds = Double(query.deadline() - now) / 1e9
-            #expect(seconds >= 16 && seconds <= 17.01)
+            let before = SystemClock.monotonicNanoseconds()
+            let deadline = query.deadline()
+            let after = SystemClock.monotonicNanoseconds()
+            #expect(deadline >= before + 16_000_000_000 && deadline <= after + 17_000_000_000)
+            offsets.insert((deadline - before) / 1_000_000)
         }
+        #expect(offsets.count > 1, "the extra wait is drawn anew for each request")
     }
 
     @Test func notificationPayloadsNameJobsOwnersAndEveryone() {

@@ -9,6 +9,9 @@ import Testing
         return try #require(response.json?["id"] as? Int)
     }
 
+    /// A blocking query's duration. Only what a slow machine cannot break is asserted: that a request was held at
+    /// least as long as it asked, and that one which should answer at once or on a change did not sit out a wait
+    /// many times longer than the whole test needs.
     func timed(_ body: () throws -> HTTPResponse) rethrows -> (HTTPResponse, Double) {
         let start = Date()
         let response = try body()
@@ -21,7 +24,7 @@ import Testing
         let (behind, seconds) = try timed { try user.get("/api/v1/jobs/\(id)?index=0&wait=30s") }
         #expect(behind.status == 200)
         #expect(behind.header("X-Switchyard-Index") == "1")
-        #expect(seconds < 2)
+        #expect(seconds < 15, "answered at once, not after its 30 s wait: \(seconds)")
         let (plain, _) = try timed { try user.get("/api/v1/jobs/\(id)") }
         #expect(plain.header("X-Switchyard-Index") == "1")
     }
@@ -33,11 +36,11 @@ import Testing
             usleep(500_000)
             _ = try? user.post("/api/v1/jobs/\(id)/cancel", json: "{}")
         }
-        let (response, seconds) = try timed { try user.get("/api/v1/jobs/\(id)?index=1&wait=20s") }
+        let (response, seconds) = try timed { try user.get("/api/v1/jobs/\(id)?index=1&wait=60s") }
         #expect(response.status == 200)
-        #expect(response.json?["state"] as? String == "cancelled")
+        #expect(response.json?["state"] as? String == "cancelled", "answered after the change")
         #expect(response.header("X-Switchyard-Index") == "2")
-        #expect(seconds >= 0.4 && seconds < 5, "woke on the change, not the timeout: \(seconds)")
+        #expect(seconds < 30, "woke on the change, not at the end of its 60 s wait: \(seconds)")
     }
 
     @Test func answersUnchangedWhenTheWaitEnds() throws {
@@ -47,7 +50,7 @@ import Testing
         #expect(response.status == 200)
         #expect(response.header("X-Switchyard-Index") == "1")
         #expect(response.json?["state"] as? String == "queued")
-        #expect(seconds >= 0.95 && seconds < 3, "\(seconds)")
+        #expect(seconds >= 0.95 && seconds < 30, "held for its wait, then answered: \(seconds)")
     }
 
     @Test func aNotificationWithoutAChangeDoesNotEndTheWait() throws {
@@ -62,7 +65,7 @@ import Testing
         let (response, seconds) = try timed { try user.get("/api/v1/jobs/\(id)?index=1&wait=2s") }
         #expect(response.status == 200)
         #expect(response.header("X-Switchyard-Index") == "1")
-        #expect(seconds >= 1.95 && seconds < 5, "held until the wait ended: \(seconds)")
+        #expect(seconds >= 1.95 && seconds < 30, "held until the wait ended: \(seconds)")
     }
 
     @Test func malformedIndexOrWaitIs400() throws {
@@ -89,11 +92,13 @@ import Testing
             usleep(400_000)
             _ = try? user.post("/api/v1/jobs", json: JobEndToEndTests.circuitBody(name: "second"))
         }
-        let (response, seconds) = try timed { try user.get("/api/v1/jobs?index=\(index)&wait=20s") }
+        let (response, seconds) = try timed { try user.get("/api/v1/jobs?index=\(index)&wait=60s") }
         #expect(response.status == 200)
-        #expect(seconds >= 0.6 && seconds < 5, "another owner's job must not wake it: \(seconds)")
+        #expect(seconds < 30, "woke on the change, not at the end of its 60 s wait: \(seconds)")
         #expect(Int(response.header("X-Switchyard-Index") ?? "") ?? 0 > index)
-        #expect(((response.json?["items"] as? [[String: Any]]) ?? []).first?["name"] as? String == "second")
+        #expect(
+            ((response.json?["items"] as? [[String: Any]]) ?? []).first?["name"] as? String == "second",
+            "another owner's job did not answer it")
     }
 
     @Test func eventsArriveInOrderNoneSkippedOrRepeated() throws {

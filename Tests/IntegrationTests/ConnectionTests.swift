@@ -52,7 +52,8 @@ private struct DivideByZero: Statement {
 }
 
 private struct TerminateBackend: Statement {
-    static let sql = "SELECT pg_terminate_backend($1::integer)"
+    // With a timeout, PostgreSQL returns only once the backend has exited.
+    static let sql = "SELECT pg_terminate_backend($1::integer, 5000)"
     let pid: Int32
     var binds: [PostgresValue] { [.int(Int64(pid))] }
 }
@@ -216,7 +217,6 @@ private struct TerminateBackend: Statement {
         try victim.open()
         let firstPID = victim.backendPID
         try TestDatabase.superuser().execute(TerminateBackend(pid: firstPID))
-        usleep(100_000)
         return (victim, firstPID)
     }
 
@@ -249,8 +249,29 @@ private struct TerminateBackend: Statement {
         try sender.execute(NotifyOn(channel: "test_unlisten"))
         #expect(try listener.waitForNotifications(timeoutMilliseconds: 200).isEmpty)
         listener.close()
+        try listener.open()
         try sender.execute(NotifyOn(channel: "test_unlisten"))
         #expect(try listener.waitForNotifications(timeoutMilliseconds: 200).isEmpty, "a new session does not subscribe again")
+    }
+
+    @Test func aSubscriptionIsRenewedWhenTheSessionReconnects() throws {
+        let listener = TestDatabase.superuser()
+        try listener.listen("test_renewed")
+        let firstPID = listener.backendPID
+        try TestDatabase.superuser().execute(TerminateBackend(pid: firstPID))
+        var noticed = false
+        for _ in 0..<50 where !noticed {
+            do { _ = try listener.waitForNotifications(timeoutMilliseconds: 100) } catch is DatabaseError { noticed = true }
+        }
+        try #require(noticed, "the listener notices that its session ended")
+        try listener.open()
+        #expect(listener.backendPID != firstPID)
+        try TestDatabase.superuser().execute(NotifyOn(channel: "test_renewed"))
+        var received: [Notification] = []
+        for _ in 0..<20 where received.isEmpty {
+            received = try listener.waitForNotifications(timeoutMilliseconds: 100)
+        }
+        #expect(received.map(\.channel) == ["test_renewed"])
     }
 
     @Test func connectionReopensAfterTheServerDropsIt() throws {
