@@ -5,22 +5,24 @@ import Web
 /// A worker thread's request log: JSON lines collected in memory and written to standard error in batches.
 ///
 /// One `write(2)` per request cost more than the request itself under load (every process appends to the same
-/// file), so lines are written once the buffer passes 16 KiB, whenever the worker is idle (at most a quarter
-/// second after the last request) and when it stops. A process killed with SIGKILL loses at most one unwritten
-/// buffer per thread; errors are written at once, unbuffered (`Log`).
+/// file), so lines are written in writes of up to 4 KiB (`PIPE_BUF`, below which a pipe keeps a write whole, so
+/// lines of several processes never mix), whenever the worker is idle (at most a quarter second after the last
+/// request) and when it stops. A process killed with SIGKILL loses at most one unwritten buffer per thread; errors
+/// are written at once, unbuffered (`Log`).
 final class RequestLogBuffer {
     private var buffer: [UInt8] = []
     private var cachedSecond: Int64 = -1
     private var cachedPrefix: [UInt8] = []
-    private static let flushThreshold = 16 * 1024
+    private static let writeSize = Int(PIPE_BUF)
 
     init() {
-        buffer.reserveCapacity(Self.flushThreshold + 512)
+        buffer.reserveCapacity(Self.writeSize + 512)
     }
 
     /// Appends one request line: time, level, request id, method, route pattern, status, duration in ms.
     func appendRequest(requestID: String, method: String, route: String?, status: Int, durationMicroseconds: Int64) {
         let now = SystemClock.now()
+        let lineStart = buffer.count
         buffer.append(contentsOf: #"{"time":""#.utf8)
         appendTime(now)
         buffer.append(contentsOf: #"","level":"info","request_id":"#.utf8)
@@ -36,21 +38,29 @@ final class RequestLogBuffer {
         buffer.append(UInt8(ascii: "."))
         appendPadded(Int(durationMicroseconds % 1000), width: 3)
         buffer.append(contentsOf: "}\n".utf8)
-        if buffer.count >= Self.flushThreshold { flush() }
+        if buffer.count > Self.writeSize && lineStart > 0 {
+            write(upTo: lineStart)
+        }
+        if buffer.count >= Self.writeSize { flush() }
     }
 
     /// Writes out whatever is buffered.
     func flush() {
-        guard !buffer.isEmpty else { return }
+        write(upTo: buffer.count)
+    }
+
+    /// Writes the first `end` bytes (whole lines) and keeps the rest.
+    private func write(upTo end: Int) {
+        guard end > 0 else { return }
         buffer.withUnsafeBytes { raw in
             var offset = 0
-            while offset < raw.count {
-                let written = write(2, raw.baseAddress! + offset, raw.count - offset)
+            while offset < end {
+                let written = Glibc.write(2, raw.baseAddress! + offset, end - offset)
                 if written <= 0 { break }
                 offset += written
             }
         }
-        buffer.removeAll(keepingCapacity: true)
+        buffer.removeFirst(end)
     }
 
     /// RFC 3339 with microseconds; the date and time up to the second are formatted once per second.

@@ -123,6 +123,7 @@ final class SubmitBatcher: @unchecked Sendable {
             audit.flush(connection: connection)
             log?.flush()
         }
+        audit.flushBeforeExit(connection: connection)
         connection.close()
     }
 

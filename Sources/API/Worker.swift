@@ -45,7 +45,7 @@ final class Worker {
                 break accepting
             }
         }
-        audit.flush(connection: connection)
+        audit.flushBeforeExit(connection: connection)
         log?.flush()
         connection.close()
     }

@@ -42,6 +42,23 @@ public struct AuditEntry: Sendable, Equatable {
     }
 }
 
+extension AuditEntry {
+    /// The row as `AuditInsert` sends it, and as a row that could not be written is logged.
+    public var json: JSON {
+        func text(_ value: String?) -> JSON { value.map(JSON.string) ?? .null }
+        return .object([
+            ("at_us", .int(at.microseconds)), ("request_id", .string(requestID)),
+            ("event", .string(event)), ("principal_id", principalID.map(JSON.int) ?? .null),
+            ("principal_name", text(principalName)), ("credential_kind", text(credentialKind)),
+            ("key_prefix", text(keyPrefix)), ("method", .string(method)), ("route", text(route)),
+            ("status", .int(Int64(status))),
+            ("latency_us", .int(min(latencyMicroseconds, Int64(Int32.max)))),
+            ("client_addr", text(clientAddress)), ("user_agent", text(userAgent)),
+            ("detail", detail),
+        ])
+    }
+}
+
 /// Filters of `GET /audit`; nil fields do not filter.
 public struct AuditFilter: Sendable, Equatable {
     public var principalName: String?

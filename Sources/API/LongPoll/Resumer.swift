@@ -48,6 +48,7 @@ final class Resumer {
             audit.flush(connection: connection)
             log?.flush()
         }
+        audit.flushBeforeExit(connection: connection)
         connection.close()
     }
 }

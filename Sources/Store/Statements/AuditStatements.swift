@@ -27,21 +27,7 @@ struct AuditInsert: Statement {
         """
     let entries: [AuditEntry]
     var binds: [PostgresValue] {
-        [.text(JSON.array(entries.map(Self.row)).text)]
-    }
-
-    private static func row(_ entry: AuditEntry) -> JSON {
-        func text(_ value: String?) -> JSON { value.map(JSON.string) ?? .null }
-        return .object([
-            ("at_us", .int(entry.at.microseconds)), ("request_id", .string(entry.requestID)),
-            ("event", .string(entry.event)), ("principal_id", entry.principalID.map(JSON.int) ?? .null),
-            ("principal_name", text(entry.principalName)), ("credential_kind", text(entry.credentialKind)),
-            ("key_prefix", text(entry.keyPrefix)), ("method", .string(entry.method)), ("route", text(entry.route)),
-            ("status", .int(Int64(entry.status))),
-            ("latency_us", .int(min(entry.latencyMicroseconds, Int64(Int32.max)))),
-            ("client_addr", text(entry.clientAddress)), ("user_agent", text(entry.userAgent)),
-            ("detail", entry.detail),
-        ])
+        [.text(JSON.array(entries.map(\.json)).text)]
     }
 }
 
