@@ -16,6 +16,12 @@ extension Problem {
             if let constraint = error.constraint, let rule = Self.fieldRules[constraint] {
                 errors = [FieldError(field: rule.field, message: rule.message)]
             }
+        case .transactionResolutionUnknown:
+            // Not "try again": the change may have been made, and a blind retry would make it twice.
+            self = Problem(
+                .internalError,
+                detail: "The connection to the database broke while the change was being committed, so it may or "
+                    + "may not have been made. Check before trying again (a job submit with an Idempotency-Key is safe to retry).")
         case .queryCanceled:
             self = Problem(.timeout, detail: "The database did not answer in time.")
         case .connectionException, .insufficientResources, .adminShutdown, .crashShutdown, .cannotConnectNow,

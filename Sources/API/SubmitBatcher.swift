@@ -127,6 +127,16 @@ final class SubmitBatcher: @unchecked Sendable {
         connection.close()
     }
 
+    private static func mayBeOneSubmissionsFault(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return true }
+        switch error.sqlState {
+        case .connectionException, .insufficientResources, .operatorIntervention, .objectNotInPrerequisiteState:
+            return false
+        default:
+            return true
+        }
+    }
+
     /// Submits `batch` in one transaction, the audit rows of the submits that changed something with it, then
     /// answers each request from its outcome (the handler runs again and renders it). If a statement fails, a
     /// batch of several is tried again one submit at a time, so that one bad submission cannot fail the others; a
@@ -155,11 +165,12 @@ final class SubmitBatcher: @unchecked Sendable {
             }
             for context in audited { context.isAudited = true }
         } catch {
-            // A statement's error rolled the whole batch back: each submit is tried alone. A lost connection may
-            // have lost the COMMIT's answer rather than the COMMIT, so then nothing is sent again: every request
-            // answers with the error, and its client decides (an Idempotency-Key makes the retry safe).
-            let lostConnection = (error as? DatabaseError)?.isConnectionFailure ?? false
-            if batch.count > 1, !lostConnection {
+            // A statement's error rolled the whole batch back: when it may be one submission's fault (a rule of
+            // the data), each submit is tried alone. A lost connection may have lost the COMMIT's answer rather
+            // than the COMMIT, so then nothing is sent again: every request answers with the error, and its client
+            // decides (an Idempotency-Key makes the retry safe). A timeout, a lock wait or a server out of
+            // resources is no one submission's fault: trying 64 alone would only take 64 times as long.
+            if batch.count > 1, Self.mayBeOneSubmissionsFault(error) {
                 return batch.flatMap { commit([$0], app: app, connection: connection) }
             }
             for submit in batch { submit.context.submitOutcome = .failure(error) }

@@ -39,9 +39,6 @@ struct OneQubitSynthesis: Sendable {
         }
     }
 
-    /// Whether every single-qubit unitary can be written in the basis.
-    var isUniversal: Bool { recipe != nil }
-
     /// Euler angles with `matrix = e^{iα} U(θ, φ, λ)`.
     static func eulerAngles(_ m: [Complex]) -> (theta: Double, phi: Double, lambda: Double) {
         let theta = 2 * atan2(m[2].magnitude, m[0].magnitude)

@@ -92,16 +92,6 @@ public struct SettingsReader {
         }
     }
 
-    /// A setting that must be one of `choices`.
-    public mutating func choice(_ key: String, default defaultValue: String, choices: [String]) -> String {
-        guard let (text, origin) = raw(key) else { return defaultValue }
-        guard choices.contains(text) else {
-            problems.append("\(origin): expected one of \(choices.joined(separator: ", ")), got '\(text)'")
-            return defaultValue
-        }
-        return text
-    }
-
     /// Records a problem found by a cross-setting check.
     public mutating func addProblem(_ problem: String) {
         problems.append(problem)

@@ -343,10 +343,18 @@ public final class Connection {
                 if pending.count == start.count, case .text("BEGIN")? = pending.first {
                     // The body sent and queued nothing: there is no transaction to commit.
                     pending.removeAll()
-                } else if let followUp {
-                    if let failure = try commit(followedBy: followUp) { followUpFailed(failure) }
                 } else {
-                    try roundTrip([.text("COMMIT")]).forEach { PQclear($0) }
+                    do {
+                        if let followUp {
+                            if let failure = try commit(followedBy: followUp) { followUpFailed(failure) }
+                        } else {
+                            try roundTrip([.text("COMMIT")]).forEach { PQclear($0) }
+                        }
+                    } catch let error as DatabaseError where error.isConnectionFailure {
+                        throw DatabaseError(
+                            sqlState: .transactionResolutionUnknown,
+                            message: "the connection broke while committing: \(error.message)")
+                    }
                 }
                 isInTransaction = false
                 return value

@@ -20,9 +20,6 @@ public struct SQLState: Hashable, Sendable, CustomStringConvertible {
         self.isClass = true
     }
 
-    /// The two-character class of the code.
-    public var classCode: Substring { code.prefix(2) }
-
     public var description: String { code }
 
     /// Pattern match: a class matches every code in it, a code matches itself.
@@ -37,18 +34,19 @@ public struct SQLState: Hashable, Sendable, CustomStringConvertible {
     public static let exclusionViolation = SQLState("23P01")
     public static let integrityConstraintViolation = SQLState(class: "23")
     public static let dataException = SQLState(class: "22")
-    public static let invalidTextRepresentation = SQLState("22P02")
+    public static let operatorIntervention = SQLState(class: "57")
+    public static let objectNotInPrerequisiteState = SQLState(class: "55")
     public static let queryCanceled = SQLState("57014")
     public static let adminShutdown = SQLState("57P01")
     public static let crashShutdown = SQLState("57P02")
     public static let cannotConnectNow = SQLState("57P03")
     public static let connectionException = SQLState(class: "08")
     public static let connectionFailure = SQLState("08006")
+    /// The connection broke while a COMMIT was on its way: the transaction may or may not have committed.
+    public static let transactionResolutionUnknown = SQLState("08007")
     public static let insufficientResources = SQLState(class: "53")
     public static let serializationFailure = SQLState("40001")
     public static let deadlockDetected = SQLState("40P01")
     public static let insufficientPrivilege = SQLState("42501")
     public static let undefinedTable = SQLState("42P01")
-    public static let raiseException = SQLState("P0001")
-    public static let lockNotAvailable = SQLState("55P03")
 }

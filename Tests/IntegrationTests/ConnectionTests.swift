@@ -274,6 +274,18 @@ private struct TerminateBackend: Statement {
         #expect(received.map(\.channel) == ["test_renewed"])
     }
 
+    @Test func aCommitWhoseConnectionBreaksHasAnUnknownOutcome() throws {
+        let victim = TestDatabase.superuser()
+        let error = #expect(throws: DatabaseError.self) {
+            try victim.transaction {
+                _ = try victim.first(Echo(text: "in the transaction", number: 3, bytes: []))
+                try TestDatabase.superuser().execute(TerminateBackend(pid: victim.backendPID))
+            }
+        }
+        #expect(error?.sqlState == .transactionResolutionUnknown, "not sent again, and not reported as retryable")
+        #expect(try victim.first(Echo(text: "afterwards", number: 4, bytes: []))?.0 == "afterwards")
+    }
+
     @Test func connectionReopensAfterTheServerDropsIt() throws {
         let (victim, firstPID) = try connectionWithADeadSession()
         // The dead session is noticed and replaced within the same call.

@@ -18,9 +18,6 @@ struct HTTPResponse {
     var json: [String: Any]? {
         (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
     }
-
-    /// The body parsed as any JSON value.
-    var jsonValue: Any? { try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) }
 }
 
 enum HTTPClientError: Error {
