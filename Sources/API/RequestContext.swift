@@ -26,7 +26,10 @@ public final class RequestContext {
     let startedNanoseconds: UInt64
     let method: String
     let clientAddress: String
+    /// The client's `User-Agent`, cut to `userAgentLimit` characters: it is stored in every audit row, and a
+    /// client must not choose how large those rows are (nginx lets a header be up to 16 KiB).
     let userAgent: String?
+    static let userAgentLimit = 256
 
     /// The matched route, set by routing; later steps read its access rule and call its handler.
     public var route: Route<RequestContext>?
@@ -76,7 +79,7 @@ public final class RequestContext {
         self.audit = audit
         self.method = request.method
         self.clientAddress = request.clientAddress
-        self.userAgent = request.headers["user-agent"]
+        self.userAgent = request.headers["user-agent"].map { String($0.unicodeScalars.prefix(Self.userAgentLimit)) }
         self.receivedAt = SystemClock.now()
         self.startedNanoseconds = SystemClock.monotonicNanoseconds()
     }

@@ -9,6 +9,8 @@ enum ResponseWriter {
         var head: [UInt8] = []
         head.reserveCapacity(256)
         head.append(contentsOf: "Status: \(response.status) \(Response.reasonPhrase(response.status))\r\n".utf8)
+        // Answers are per caller and often carry secrets (a new key, a token): no browser or proxy keeps them.
+        head.append(contentsOf: "Cache-Control: no-store\r\n".utf8)
         for (name, value) in response.headers {
             head.append(contentsOf: name.utf8)
             head.append(contentsOf: ": ".utf8)

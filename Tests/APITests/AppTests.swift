@@ -1,6 +1,7 @@
-import API
+@testable import API
 import Domain
 import Postgres
+import Store
 import Testing
 import Web
 
@@ -19,6 +20,16 @@ import Web
         }
         guard case .bytes(let bytes) = response.body else { return (response, nil) }
         return (response, try? JSON.parse(bytes))
+    }
+
+    @Test func theAuditedUserAgentIsCut() {
+        let agent = String(repeating: "é", count: 10_000)
+        let request = Request(method: "GET", path: "/api/v1/me", headers: Headers([("User-Agent", agent)]))
+        let context = RequestContext(
+            request: request, connection: Connection(conninfo: "host=/nonexistent connect_timeout=1"),
+            config: Configuration(), services: app.services)
+        let stored = context.auditEntry(status: 401).userAgent
+        #expect(stored == String(repeating: "é", count: RequestContext.userAgentLimit))
     }
 
     @Test func healthAnswersWithoutDatabase() {

@@ -13,8 +13,10 @@ import Testing
         #expect(login.status == 200)
         #expect(login.json?["ttl_hours"] as? Int == 5)
         #expect(login.json?["expires_at"] is String)
+        #expect(login.header("Cache-Control") == "no-store", "an answer with a secret is kept by no cache")
         let key = try #require(login.json?["key"] as? String)
         let me = try Caller(key: key).get("/api/v1/me")
+        #expect(me.header("Cache-Control") == "no-store")
         #expect((me.json?["credential"] as? [String: Any])?["kind"] as? String == "session_key")
         #expect((me.json?["credential"] as? [String: Any])?["expires_at"] as? String == login.json?["expires_at"] as? String)
     }
