@@ -36,8 +36,9 @@ public struct App: Sendable {
         ]
         pipeline = chain.chained { request, context in
             guard let route = context.route else { throw Problem.internalError }
-            // Every route refuses a query it cannot decode, also one whose handler reads no parameters.
-            guard request.query.isWellFormed else { throw QueryParameters.malformed }
+            // Every route refuses a query it cannot decode or that names a parameter twice, also one whose
+            // handler reads no parameters.
+            if let problem = request.query.wholeQueryProblem { throw problem }
             return try route.handler(request, context)
         }
     }

@@ -263,6 +263,7 @@ private struct JSONParser {
         if depth > JSON.maximumDepth { throw error("nesting deeper than \(JSON.maximumDepth) levels") }
         position += 1
         var members: [(String, JSON)] = []
+        var names: Set<String>?
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
             position += 1
@@ -273,7 +274,16 @@ private struct JSONParser {
             guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
                 throw error("expected a member name in double quotes")
             }
+            let keyStart = position
             let key = try parseString()
+            // A name given twice is refused (as I-JSON, RFC 7493, asks): readers disagree on which one counts,
+            // so a proxy or a log could see another value than we do. Small objects are searched, large ones hashed.
+            if members.count == 16 { names = Set(members.map(\.0)) }
+            let isDuplicate = names != nil ? !names!.insert(key).inserted : members.contains { $0.0 == key }
+            if isDuplicate {
+                position = keyStart
+                throw error("member name \"\(key.prefix(40))\" given twice")
+            }
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
             position += 1

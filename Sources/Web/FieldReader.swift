@@ -7,6 +7,9 @@ extension Request {
         guard let type = mediaType, type == "application/json" || type.hasSuffix("+json") else {
             throw Problem(.unsupportedMediaType, detail: "Send the body as application/json.")
         }
+        if let charset = mediaTypeParameter("charset"), charset.lowercased() != "utf-8" {
+            throw Problem(.unsupportedMediaType, detail: "Send the body as UTF-8 (charset=utf-8 or none).")
+        }
         let value: JSON
         do {
             value = try JSON.parse(body)

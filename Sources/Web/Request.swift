@@ -78,6 +78,19 @@ public struct Request {
         let type = value.split(separator: ";", maxSplits: 1).first.map(String.init) ?? value
         return type.trimmingSpaces().lowercased()
     }
+
+    /// A parameter of the body's media type (`charset` of `application/json; charset=utf-8`), unquoted, or nil.
+    public func mediaTypeParameter(_ name: String) -> String? {
+        guard let value = headers["content-type"] else { return nil }
+        for parameter in value.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, pair[0].trimmingSpaces().lowercased() == name else { continue }
+            let text = pair[1].trimmingSpaces()
+            let isQuoted = text.count >= 2 && text.hasPrefix("\"") && text.hasSuffix("\"")
+            return isQuoted ? String(text.dropFirst().dropLast()) : text
+        }
+        return nil
+    }
 }
 
 /// What nginx's mTLS listener reports: `$ssl_client_verify` and `$ssl_client_escaped_cert`.
@@ -165,9 +178,25 @@ public struct QueryParameters: Sendable {
         pairs.first(where: { $0.name == name })?.value
     }
 
-    /// Every value of `name`.
-    public func values(_ name: String) -> [String] {
-        pairs.filter { $0.name == name }.map(\.value)
+    /// Names given more than once, in order of their first repeat. No parameter takes several values, and taking
+    /// one of them silently (`?status=queued&status=failed` filtering by `queued` only) would hide a mistake.
+    public var repeatedNames: [String] {
+        var seen: Set<String> = []
+        var repeated: [String] = []
+        for (name, _) in pairs where !seen.insert(name).inserted && !repeated.contains(name) {
+            repeated.append(name)
+        }
+        return repeated
+    }
+
+    /// The 400 for a query that is malformed or names a parameter twice, or nil.
+    public var wholeQueryProblem: Problem? {
+        guard isWellFormed else { return Self.malformed }
+        let repeated = repeatedNames
+        guard repeated.isEmpty else {
+            return Problem.validation(repeated.map { FieldError(field: $0, message: "is given more than once") })
+        }
+        return nil
     }
 
     /// The 400 for a query string that is not valid percent-encoding or holds a NUL (`%00`).

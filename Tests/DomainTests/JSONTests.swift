@@ -28,6 +28,17 @@ import Domain
         }
     }
 
+    @Test func refusesAMemberNameGivenTwice() throws {
+        let error = #expect(throws: JSONParseError.self) { try JSON.parse(#"{"name": "a", "x": 1, "name": "b"}"#) }
+        #expect(error?.message == #"member name "name" given twice"#)
+        #expect(error?.column == 23, "points at the second name")
+        let wide = (0..<40).map { "\"k\($0)\": \($0)" }.joined(separator: ", ")
+        #expect(throws: JSONParseError.self) { try JSON.parse("{\(wide), \"k39\": 0}") }
+        #expect(throws: JSONParseError.self) { try JSON.parse("{\(wide), \"k3\": 0}") }
+        #expect(try JSON.parse("{\(wide)}").objectValue?.count == 40)
+        #expect(try JSON.parse(#"{"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}]}"#).objectValue?.count == 2, "names repeat across objects")
+    }
+
     @Test func refusesExcessiveNesting() {
         let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
         #expect(throws: JSONParseError.self) { try JSON.parse(deep) }

@@ -219,6 +219,15 @@ import Testing
         #expect(refused.error.contains("cannot go from running to queued"))
     }
 
+    @Test func aFilterGivenTwiceIs400() throws {
+        let user = try Fixtures.user("twice", roles: ["user"])
+        let response = try user.get("/api/v1/jobs?status=queued&status=failed")
+        #expect(response.status == 400)
+        #expect(response.json?["type"] as? String == "/problems/validation")
+        let fields = ((response.json?["errors"] as? [[String: Any]]) ?? []).compactMap { $0["field"] as? String }
+        #expect(fields == ["status"])
+    }
+
     @Test func cursorPagesStayCorrectWhileJobsAreAdded() throws {
         let user = try Fixtures.user("pages", roles: ["user"])
         var created: [Int] = []

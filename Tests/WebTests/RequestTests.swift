@@ -46,11 +46,40 @@ import Web
         #expect(!QueryParameters("name=a%00b").isWellFormed, "no stored value can hold a NUL")
         #expect(query["ok"] == "1")
         #expect(query["bad"] == nil)
-        let good = QueryParameters("status=queued&status=running&empty=&flag")
+        #expect(query.wholeQueryProblem?.kind == .badRequest)
+        let good = QueryParameters("status=queued&empty=&flag")
         #expect(good.isWellFormed)
-        #expect(good.values("status") == ["queued", "running"])
+        #expect(good.wholeQueryProblem == nil)
         #expect(good["empty"] == "")
         #expect(good["flag"] == "")
         #expect(good.unknownNames(allowed: ["status", "empty"]) == ["flag"])
+    }
+
+    @Test func jsonBodiesMustBeUTF8JSON() throws {
+        func problem(_ contentType: String?) -> Problem.Kind? {
+            let headers = Headers(contentType.map { [("Content-Type", $0)] } ?? [])
+            let request = Request(method: "POST", path: "/", headers: headers, body: Array("{}".utf8))
+            do {
+                _ = try request.jsonObject()
+                return nil
+            } catch {
+                return (error as? Problem)?.kind
+            }
+        }
+        #expect(problem("application/json") == nil)
+        #expect(problem("application/json; charset=UTF-8") == nil)
+        #expect(problem(#"application/json;charset="utf-8""#) == nil)
+        #expect(problem("application/merge-patch+json") == nil)
+        #expect(problem("application/json; charset=iso-8859-1") == .unsupportedMediaType)
+        #expect(problem("text/plain") == .unsupportedMediaType)
+        #expect(problem(nil) == .unsupportedMediaType)
+    }
+
+    @Test func aParameterGivenTwiceIsRefused() throws {
+        let query = QueryParameters("status=queued&limit=5&status=failed&limit=6&status=running")
+        #expect(query.repeatedNames == ["status", "limit"])
+        let problem = try #require(query.wholeQueryProblem)
+        #expect(problem.kind == .validation)
+        #expect(problem.errors.map(\.field) == ["status", "limit"])
     }
 }
