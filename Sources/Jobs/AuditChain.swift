@@ -1,3 +1,4 @@
+import Domain
 import OpenSSL
 import Postgres
 import Store
@@ -13,13 +14,15 @@ public struct AuditChain {
         store = AuditStore(connection: connection)
     }
 
-    /// Seals everything committed so far, `batch` rows per transaction; returns how many rows it sealed.
-    public func sealAll(batch: Int = 5000) throws -> Int {
+    /// Seals everything committed so far, `batch` rows per transaction, or until `deadline` (monotonic
+    /// nanoseconds) passes, so that rows arriving faster than they are sealed cannot keep a run going for ever;
+    /// returns how many rows it sealed.
+    public func sealAll(batch: Int = 5000, until deadline: UInt64 = .max) throws -> Int {
         var total = 0
         while true {
             let sealed = try store.seal(batch: batch)
             total += sealed
-            if sealed < batch { return total }
+            if sealed < batch || SystemClock.monotonicNanoseconds() >= deadline { return total }
         }
     }
 

@@ -47,8 +47,8 @@ public struct AuthStore {
         return decision
     }
 
-    /// Deletes rate-limit rows that no longer limit anything; returns how many.
-    public func pruneRateLimitState(now: Timestamp? = nil) throws -> Int {
-        try connection.execute(RateLimitStatePrune(now: now)).affectedRows
+    /// Deletes up to `limit` rate-limit rows that no longer limit anything; returns how many.
+    public func pruneRateLimitState(now: Timestamp? = nil, limit: Int) throws -> Int {
+        try connection.execute(RateLimitStatePrune(now: now, limit: limit)).affectedRows
     }
 }

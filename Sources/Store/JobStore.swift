@@ -198,8 +198,8 @@ public struct JobStore {
         try connection.first(PrincipalIDByName(name: name))
     }
 
-    /// Deletes idempotency keys older than a day; returns how many.
-    public func pruneIdempotencyKeys() throws -> Int {
-        try connection.execute(IdempotencyKeyPrune()).affectedRows
+    /// Deletes up to `limit` idempotency keys older than a day; returns how many.
+    public func pruneIdempotencyKeys(limit: Int) throws -> Int {
+        try connection.execute(IdempotencyKeyPrune(limit: limit)).affectedRows
     }
 }

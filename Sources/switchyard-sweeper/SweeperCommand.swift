@@ -11,7 +11,8 @@ struct SweeperCommand: ParsableCommand {
         abstract: "Seal the audit trail and prune stale state (run by cron every minute).",
         discussion: """
             Exits 75 without doing anything when another run (on any host) is working; 69 when the database is \
-            unreachable; 78 on bad configuration. Prints one summary line.
+            unreachable; 70 when a step failed (the others still ran); 78 on bad configuration. Prints one summary \
+            line. Works at most 45 s; a larger backlog is worked off over the next runs.
             """)
 
     @Option(name: .long, help: "A configuration file of 'key = value' lines.")
@@ -28,9 +29,16 @@ struct SweeperCommand: ParsableCommand {
         let connection = Connection(conninfo: settings.connectionString(applicationName: "switchyard-sweeper"))
         let started = SystemClock.monotonicNanoseconds()
         do {
-            guard let summary = try Sweeper(connection: connection).run() else { throw ExitCode(75) }
+            guard let summary = try Sweeper(connection: connection).run() else {
+                print("switchyard-sweeper: another run holds the lock; nothing done")
+                throw ExitCode(75)
+            }
             let elapsed = (SystemClock.monotonicNanoseconds() - started) / 1_000_000
             print("switchyard-sweeper: \(summary) elapsed_ms=\(elapsed)")
+            for (step, error) in summary.failures {
+                StandardError.write("switchyard-sweeper: \(step) failed: \(error.debugDescription)")
+            }
+            if !summary.failures.isEmpty { throw ExitCode(70) }
         } catch let error as DatabaseError {
             StandardError.write("switchyard-sweeper: \(error.debugDescription)")
             throw ExitCode(error.isConnectionFailure ? 69 : 70)

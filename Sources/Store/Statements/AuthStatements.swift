@@ -158,12 +158,17 @@ extension RateLimitDecision {
     }
 }
 
-/// Forgets rate-limit state that no longer limits anything (bucket full again and the hour over).
+/// Forgets up to `limit` rows of rate-limit state that no longer limit anything (bucket full again and the hour
+/// over); bounded like `IdempotencyKeyPrune`.
 struct RateLimitStatePrune: Statement {
     static let sql = """
-        DELETE FROM rate_limit_state
-        WHERE tat < coalesce($1::timestamptz, now()) AND hour_start < date_trunc('hour', coalesce($1::timestamptz, now()))
+        DELETE FROM rate_limit_state WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM rate_limit_state
+            WHERE tat < coalesce($1::timestamptz, now())
+              AND hour_start < date_trunc('hour', coalesce($1::timestamptz, now()))
+            LIMIT $2::integer))
         """
     let now: Timestamp?
-    var binds: [PostgresValue] { [.text(now?.rfc3339)] }
+    let limit: Int
+    var binds: [PostgresValue] { [.text(now?.rfc3339), .int(Int64(limit))] }
 }

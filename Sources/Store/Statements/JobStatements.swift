@@ -314,8 +314,13 @@ struct PrincipalIDByName: Statement {
     static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
 }
 
-/// Forgets idempotency keys older than 24 hours.
+/// Forgets up to `limit` idempotency keys older than 24 hours: a bounded statement, so a backlog is worked off in
+/// short transactions instead of one that outlasts the statement timeout.
 struct IdempotencyKeyPrune: Statement {
-    static let sql = "DELETE FROM idempotency_key WHERE created_at < now() - interval '24 hours'"
-    var binds: [PostgresValue] { [] }
+    static let sql = """
+        DELETE FROM idempotency_key WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM idempotency_key WHERE created_at < now() - interval '24 hours' LIMIT $1::integer))
+        """
+    let limit: Int
+    var binds: [PostgresValue] { [.int(Int64(limit))] }
 }

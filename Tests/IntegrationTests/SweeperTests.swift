@@ -1,0 +1,51 @@
+import Jobs
+import Postgres
+import Store
+import Testing
+
+private struct CountRows: Statement {
+    static let sql = """
+        SELECT (SELECT count(*) FROM rate_limit_state WHERE subject LIKE $1::text || '%'),
+               (SELECT count(*) FROM idempotency_key WHERE key LIKE $1::text || '%'),
+               (SELECT count(*) FROM idempotency_key WHERE key = $1::text || 'fresh')
+        """
+    typealias Row = (staleLimits: Int64, keys: Int64, freshKeys: Int64)
+    let prefix: String
+    var binds: [PostgresValue] { [.text(prefix)] }
+    static func decode(_ row: ResultRow) throws -> Row { (try row.int(0), try row.int(1), try row.int(2)) }
+}
+
+/// The housekeeping batch (Sources/Jobs/Sweeper.swift) against the test database: stale state pruned in bounded
+/// statements (more rows than one statement deletes), fresh state kept, and one run at a time.
+@Suite(.enabled(if: TestDatabase.isAvailable), .serialized) struct SweeperTests {
+    @Test func prunesStaleStateInBatchesAndKeepsTheFresh() throws {
+        let database = TestDatabase.superuser()
+        let prefix = "sweeper-test-\(UInt32.random(in: 0...UInt32.max))-"
+        let staleLimits = Sweeper.pruneBatch * 2 + 500
+        try database.executeScript(unsafeSQL: """
+            INSERT INTO rate_limit_state (subject, tat, hour_start, hour_count, last_allowed)
+            SELECT '\(prefix)' || g, now() - interval '2 hours', date_trunc('hour', now()) - interval '2 hours', 1, true
+            FROM generate_series(1, \(staleLimits)) g;
+            INSERT INTO idempotency_key (owner_id, key, request_hash, job_id, created_at)
+            SELECT (SELECT min(id) FROM principal), '\(prefix)' || g, '\\x00', g, now() - interval '25 hours'
+            FROM generate_series(1, 3) g;
+            INSERT INTO idempotency_key (owner_id, key, request_hash, job_id)
+            SELECT min(id), '\(prefix)fresh', '\\x00', 0 FROM principal;
+            """)
+        let summary = try #require(try Sweeper(connection: database).run())
+        #expect(summary.failures.isEmpty)
+        #expect(summary.rateLimitRowsPruned >= staleLimits)
+        #expect(summary.idempotencyKeysPruned >= 3)
+        let left = try #require(try database.first(CountRows(prefix: prefix)))
+        #expect(left.staleLimits == 0)
+        #expect(left.keys == 1 && left.freshKeys == 1, "a key younger than a day is kept")
+    }
+
+    @Test func aSecondRunAtTheSameTimeDoesNothing() throws {
+        let first = TestDatabase.superuser()
+        let lock = AdvisoryLock(connection: first, key: AdvisoryLockKey.sweeper)
+        try #require(try lock.tryAcquire())
+        defer { try? lock.release() }
+        #expect(try Sweeper(connection: TestDatabase.superuser()).run() == nil)
+    }
+}
