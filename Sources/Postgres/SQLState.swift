@@ -37,6 +37,7 @@ public struct SQLState: Hashable, Sendable, CustomStringConvertible {
     public static let operatorIntervention = SQLState(class: "57")
     public static let objectNotInPrerequisiteState = SQLState(class: "55")
     public static let queryCanceled = SQLState("57014")
+    public static let lockNotAvailable = SQLState("55P03")
     public static let adminShutdown = SQLState("57P01")
     public static let crashShutdown = SQLState("57P02")
     public static let cannotConnectNow = SQLState("57P03")

@@ -71,6 +71,11 @@ public enum MigrationError: Error, CustomStringConvertible {
 /// The same code path serves production, CI and the test harness. A session advisory lock keeps two concurrent
 /// runs (two hosts deploying at once) from applying the same file twice.
 public struct Migrator {
+    /// A migration may scan a whole table (a new constraint's validation), so the programs' statement timeout does
+    /// not apply to it. It waits at most 10 s for a table's lock, though, and is then tried again (three times in
+    /// all): while it waits, every query of that table queues behind it.
+    static let transactionSettings = "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = '10s'"
+
     private let connection: Connection
     private let checksum: (String) -> String
 
@@ -100,14 +105,21 @@ public struct Migrator {
         let appliedVersions = Set(applied.map(\.version))
         var newlyApplied: [MigrationFile] = []
         for file in files where !appliedVersions.contains(file.version) {
-            do {
-                try connection.transaction {
-                    try connection.executeScript(unsafeSQL: file.sql)
-                    try connection.execute(
-                        SchemaMigrationInsert(version: file.version, name: file.name, sha256: checksum(file.sql)))
+            var attempt = 1
+            while true {
+                do {
+                    try connection.transaction {
+                        try connection.executeScript(unsafeSQL: Self.transactionSettings)
+                        try connection.executeScript(unsafeSQL: file.sql)
+                        try connection.execute(
+                            SchemaMigrationInsert(version: file.version, name: file.name, sha256: checksum(file.sql)))
+                    }
+                    break
+                } catch let error as DatabaseError where error.sqlState ~= .lockNotAvailable && attempt < 3 {
+                    attempt += 1
+                } catch let error as DatabaseError {
+                    throw MigrationError.failed(version: file.version, name: file.name, error)
                 }
-            } catch let error as DatabaseError {
-                throw MigrationError.failed(version: file.version, name: file.name, error)
             }
             newlyApplied.append(file)
         }

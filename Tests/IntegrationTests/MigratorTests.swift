@@ -50,6 +50,18 @@ private struct TableExists: Statement {
         }
     }
 
+    @Test func aLongMigrationOutlivesTheProgramsStatementTimeout() throws {
+        try withScratchDatabase { (_: Connection) throws in
+            // As `switchyardctl migrate` connects: with the programs' statement timeout.
+            let connection = Connection(
+                conninfo: TestDatabase.url(database: "switchyard_migrator_test") + "&options=-c%20statement_timeout%3D100")
+            defer { connection.close() }
+            let slow = MigrationFile(version: 1, name: "slow", sql: "SELECT pg_sleep(0.3); CREATE TABLE slow (id int)")
+            #expect(try Migrator(connection: connection, checksum: checksum).migrate([slow]).map(\.version) == [1])
+            #expect(try connection.first(TableExists(name: "slow")) == true)
+        }
+    }
+
     @Test func changedAppliedFileIsRefused() throws {
         try withScratchDatabase { (connection: Connection) throws in
             let migrator = Migrator(connection: connection, checksum: checksum)
