@@ -114,6 +114,11 @@ extension RequestContext {
             response.headers.append(("X-Switchyard-Index", String(index)))
             return response
         }
+        // A resumed request already had its place; a new one needs room.
+        if !isResumed && !services.hub.hasRoom {
+            services.hub.endObserving()
+            throw Problem.unavailable("This responder holds as many waiting requests as it can; try again shortly.")
+        }
         let deadline = waitDeadline ?? query.deadline()
         waitDeadline = deadline
         // The hub's `park` ends the observation.

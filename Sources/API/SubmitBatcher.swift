@@ -35,6 +35,11 @@ final class SubmitBatcher: @unchecked Sendable {
     static let busyBatch = 4
     /// A busy batcher commits once this many are queued, or when its window ends.
     static let gatherTarget = maximumBatch / 2
+    /// Submits waiting for the batching thread at most, by number and by program and metadata bytes: a database
+    /// that has slowed down must not let the queue (and its requests' memory) grow without bound. Past either, a
+    /// submit is refused with 503 before it is queued.
+    static let maximumQueued = 1024
+    static let maximumQueuedBytes = 128 * 1024 * 1024
 
     /// How long a busy batcher waits for more submits: a small part of a submit's latency under load.
     private let gatherWindowNanoseconds: UInt64
@@ -43,6 +48,7 @@ final class SubmitBatcher: @unchecked Sendable {
     private var queue: [BatchedSubmit] = []
     private var isShuttingDown = false
     private var previousBatchCount = 0
+    private var queuedBytes = 0
 
     /// Whether the next batch waits up to the gather window for more submits: the last one was a busy batch.
     var gathersBeforeNextBatch: Bool { lock.withLock { previousBatchCount >= Self.busyBatch } }
@@ -54,8 +60,20 @@ final class SubmitBatcher: @unchecked Sendable {
     func enqueue(_ submit: BatchedSubmit) {
         lock.withLock {
             queue.append(submit)
+            queuedBytes += Self.size(of: submit.submission)
             lock.signal()
         }
+    }
+
+    /// Whether a submission of this size may be queued now.
+    func hasRoom(for submission: JobSubmission) -> Bool {
+        lock.withLock {
+            queue.count < Self.maximumQueued && queuedBytes + Self.size(of: submission) <= Self.maximumQueuedBytes
+        }
+    }
+
+    private static func size(of submission: JobSubmission) -> Int {
+        submission.program.utf8.count + submission.metadataJSON.utf8.count
     }
 
     /// Lets the batching thread answer what is queued and stop.
@@ -86,7 +104,7 @@ final class SubmitBatcher: @unchecked Sendable {
             for submit in queue {
                 let submission = submit.submission
                 let key = submission.idempotencyKey.map { "\(submission.ownerID):\($0)" }
-                let size = submission.program.utf8.count + submission.metadataJSON.utf8.count
+                let size = Self.size(of: submission)
                 let fits = batch.isEmpty || (batch.count < Self.maximumBatch && bytes + size <= Self.maximumBatchBytes)
                 if !fits || key.map(keys.contains) == true {
                     later.append(submit)
@@ -97,6 +115,7 @@ final class SubmitBatcher: @unchecked Sendable {
                 }
             }
             queue = later
+            queuedBytes -= bytes
             previousBatchCount = batch.count
             return batch
         }

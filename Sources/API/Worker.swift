@@ -3,6 +3,7 @@ import FastCGI
 import Glibc
 import OpenSSL
 import Postgres
+import Synchronization
 import Web
 
 /// One worker thread: accepts requests on the shared listener and serves them with its own database connection.
@@ -41,6 +42,9 @@ final class Worker {
             case .idle:
                 audit.flush(connection: connection)
                 log?.flush()
+            case .exhausted:
+                Self.warnOfExhaustion()
+                usleep(50_000)
             case .stopped:
                 break accepting
             }
@@ -51,6 +55,18 @@ final class Worker {
     }
 
     private enum Served { case answered, handedOff }
+
+    /// When the last warning of a descriptor shortage went out, process-wide: one line every 10 s is enough.
+    private static let lastExhaustionWarning = Atomic<UInt64>(0)
+
+    private static func warnOfExhaustion() {
+        let now = SystemClock.monotonicNanoseconds()
+        let last = lastExhaustionWarning.load(ordering: .relaxed)
+        guard now - last >= 10_000_000_000,
+            lastExhaustionWarning.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+        else { return }
+        Log.message(.error, "no file descriptor left for a new connection: requests wait in the listen queue")
+    }
 
     private func serve(
         _ slot: FastCGIRequest, connection: Connection, log: RequestLogBuffer?, audit: AuditBuffer

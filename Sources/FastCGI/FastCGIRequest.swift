@@ -24,19 +24,40 @@ public final class FastCGIRequest: @unchecked Sendable {
         raw.deallocate()
     }
 
-    /// Waits for the next request on the listening socket. Returns false when accept failed or timed out.
+    /// What waiting for a request came to.
+    enum AcceptOutcome {
+        case accepted
+        /// The wait timed out, or the connection failed before its request arrived.
+        case nothing
+        /// The process (or system) has no descriptor or buffer left for a new connection.
+        case exhausted
+    }
+
+    /// Waits for the next request on the listening socket.
     ///
     /// The connection is accepted here rather than by libfcgi, whose `OS_Accept` polls every new connection for
     /// readable data first (a workaround for old unix-socket keepers): a syscall and often a sleep per request.
     /// Marking the slot as keeping its connection stops `FCGX_Accept_r`'s implicit finish of the previous request
     /// from closing the connection just handed to it; nginx's FCGI_BEGIN_REQUEST then sets the real flag.
-    func accept() -> Bool {
+    ///
+    /// - Parameter clearingTimeout: clears the receive timeout on the new connection. A TCP connection inherits the
+    ///   listening socket's (a unix one does not), which would cut a request body short at a pause in nginx's stream.
+    func accept(clearingTimeout: Bool) -> AcceptOutcome {
         let connection = Glibc.accept(raw.pointee.listen_sock, nil, nil)
-        if connection < 0 { return false }
+        if connection < 0 {
+            switch errno {
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM: return .exhausted
+            default: return .nothing
+            }
+        }
+        if clearingTimeout {
+            var none = timeval(tv_sec: 0, tv_usec: 0)
+            setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &none, socklen_t(MemoryLayout<timeval>.size))
+        }
         raw.pointee.ipcFd = connection
         raw.pointee.keepConnection = 1
         inputLeftUnread = false
-        return FCGX_Accept_r(raw) == 0
+        return FCGX_Accept_r(raw) == 0 ? .accepted : .nothing
     }
 
     /// The CGI parameters nginx sent (`REQUEST_METHOD`, `HTTP_*`, …), in order.

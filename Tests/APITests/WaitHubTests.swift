@@ -20,6 +20,18 @@ import Web
             reason: Park(keys: keys, deadline: deadline, observedSequence: observed))
     }
 
+    @Test func aFullHubHasNoRoom() {
+        let hub = WaitHub(capacity: 2)
+        for job in 1...2 {
+            #expect(hub.hasRoom)
+            hub.park(parked([.job(Int64(job))], observed: hub.beginObserving()))
+        }
+        #expect(!hub.hasRoom, "a third blocking query is refused (503) instead of parking")
+        hub.notify([.job(1)])
+        #expect(hub.hasRoom, "a woken request frees its place")
+        #expect(WaitHub().capacity >= 64, "the default follows the descriptor limit")
+    }
+
     @Test func aChangeBeforeParkingWakesAtOnce() {
         let hub = WaitHub()
         let observed = hub.beginObserving()

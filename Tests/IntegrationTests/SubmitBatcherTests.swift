@@ -120,6 +120,19 @@ import Web
         #expect(!batcher.gathersBeforeNextBatch, "a batch of one is not busy")
     }
 
+    /// A queue that the database does not drain fast enough stops taking submits (they get 503) until it does.
+    @Test func aFullQueueHasNoRoom() throws {
+        let batcher = SubmitBatcher()
+        let submit = try queued(name: "full")
+        for _ in 0..<SubmitBatcher.maximumQueued {
+            #expect(batcher.hasRoom(for: submit.submission))
+            batcher.enqueue(submit)
+        }
+        #expect(!batcher.hasRoom(for: submit.submission))
+        #expect(batcher.nextBatch()?.count == SubmitBatcher.maximumBatch)
+        #expect(batcher.hasRoom(for: submit.submission), "a batch taken frees its places")
+    }
+
     /// Large programs go in batches of their own size: 3 MB and 3 MB do not share one (4 MB at most), a small one
     /// joins the first that has room.
     @Test func largeProgramsSplitBatches() throws {

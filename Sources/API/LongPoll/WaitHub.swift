@@ -14,6 +14,25 @@ import Postgres
 final class WaitHub: @unchecked Sendable {
     private let lock = ConditionLock()
     private var state = State()
+    /// Parked requests at most. Each holds its FastCGI connection's descriptor (and nginx two of its own), so past
+    /// this a new blocking query is refused with 503 rather than left to run the process out of descriptors.
+    let capacity: Int
+
+    /// - Parameter capacity: nil takes the process's descriptor limit less 256 (for the database sessions,
+    ///   requests being served and files), and at least 64.
+    init(capacity: Int? = nil) {
+        self.capacity = capacity ?? Self.capacityFromDescriptorLimit()
+    }
+
+    private static func capacityFromDescriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 64 }
+        // An unlimited soft limit (RLIM_INFINITY) clamps to a million.
+        return max(64, min(Int(clamping: limit.rlim_cur), 1 << 20) - 256)
+    }
+
+    /// Whether a new request may park: fewer than `capacity` are parked.
+    var hasRoom: Bool { lock.withLock { state.waiters.count < capacity } }
 
     private struct State {
         /// Counts notifications received; `lastNotified` remembers the count at each key's latest one.

@@ -95,6 +95,9 @@ struct JobRoutes {
             requestHash: idempotencyKey.map { _ in SHA256.hash(request.body) }, name: name, kind: kind, target: target,
             program: program, shots: kind == .circuit ? Int(shotsValue ?? 1024) : nil, priority: Int(priority),
             maxDurationSeconds: Int(maxDuration), metadataJSON: metadata.text, qubits: qubits)
+        guard context.services.submits.hasRoom(for: submission) else {
+            throw Problem.unavailable("This responder has as many submits waiting for the database as it may hold; try again shortly.")
+        }
         throw QueuedSubmit(submission: submission)
     }
 
