@@ -41,10 +41,15 @@ public struct AuditChain {
 
     /// Recomputes every link in order and reports the first one that does not hold: a missing row (a gap in the
     /// sequence), a row whose content changed, or a row whose predecessor changed. With `expectedHead`, also checks
-    /// that the row at that place still has that hash, which catches rows removed from the end.
-    public func verify(expectedHead: (seq: Int64, hash: String)? = nil, pageSize: Int = 5000) throws -> Report {
-        var previous = [UInt8](repeating: 0, count: 32)
-        var expectedSeq: Int64 = 1
+    /// that the row at that place still has that hash, which catches rows removed from the end. With
+    /// `startingAfter`, the chain is checked from the row after that one (whose hash it must continue): rows up to
+    /// it were archived and deleted, as the README's retention describes.
+    public func verify(
+        startingAfter start: (seq: Int64, hash: [UInt8])? = nil, expectedHead: (seq: Int64, hash: String)? = nil,
+        pageSize: Int = 5000
+    ) throws -> Report {
+        var previous = start?.hash ?? [UInt8](repeating: 0, count: 32)
+        var expectedSeq: Int64 = (start?.seq ?? 0) + 1
         var checked: Int64 = 0
         var firstBreak: String?
         var headHashSeen: String?

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Domain
 import Jobs
+import OpenSSL
 import Postgres
 
 /// `switchyardctl audit`: the tamper-evident trail.
@@ -13,27 +14,34 @@ struct AuditCommand: ParsableCommand {
             abstract: "Check every link of the audit hash chain and report the first broken one (exit 65).",
             discussion: """
                 Prints the head (last sealed seq and hash); record it somewhere outside the database and pass it \
-                back with --expect-head to also catch rows removed from the end of the chain.
+                back with --expect-head to also catch rows removed from the end of the chain. After rows were \
+                archived and deleted (README, Retention), pass the last deleted row's SEQ:HASH with --from.
                 """)
 
         @OptionGroup var global: GlobalOptions
         @Option(name: .long, help: "SEQ:HASH recorded earlier.") var expectHead: String?
+        @Option(name: .long, help: "SEQ:HASH of the last archived (deleted) row: check the chain from the next one.")
+        var from: String?
+
+        /// Reads `SEQ:HASH` (64 hex digits), or exits 64 naming the option.
+        private func link(_ text: String, option: String) throws -> (seq: Int64, hash: String) {
+            let parts = text.split(separator: ":")
+            guard parts.count == 2, let seq = Int64(parts[0]), seq >= 0, Hex.decode(String(parts[1]))?.count == 32 else {
+                StandardError.write("\(option) must be SEQ:HASH (64 hex digits)")
+                throw ExitCode(64)
+            }
+            return (seq, String(parts[1]))
+        }
 
         func run() throws {
             let config = try loadConfiguration(global)
-            var head: (Int64, String)?
-            if let expectHead {
-                let parts = expectHead.split(separator: ":")
-                guard parts.count == 2, let seq = Int64(parts[0]), parts[1].count == 64 else {
-                    StandardError.write("--expect-head must be SEQ:HASH (64 hex digits)")
-                    throw ExitCode(64)
-                }
-                head = (seq, String(parts[1]))
-            }
+            let head = try expectHead.map { try link($0, option: "--expect-head") }
+            let start = try from.map { try link($0, option: "--from") }
             let connection = openConnection(config)
             let report: AuditChain.Report
             do {
-                report = try AuditChain(connection: connection).verify(expectedHead: head)
+                report = try AuditChain(connection: connection).verify(
+                    startingAfter: start.map { ($0.seq, Hex.decode($0.hash) ?? []) }, expectedHead: head)
             } catch let error as DatabaseError {
                 StandardError.write("switchyardctl audit verify: \(error.debugDescription)")
                 throw ExitCode(error.isConnectionFailure ? 69 : 70)

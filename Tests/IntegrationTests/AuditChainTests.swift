@@ -132,6 +132,23 @@ private struct StoredRows: Statement {
         }
     }
 
+    /// Retention: rows up to an archived one are deleted; the rest verifies from the archived row's link.
+    @Test func anArchivedPrefixVerifiesFromItsLastLink() throws {
+        try withSealedTrail(rows: 12) { connection, chain in
+            // The link of row 4, as an operator records it when archiving rows 1 to 4.
+            let rowFour = try #require(try AuditStore(connection: connection).chainPage(afterSeq: 3, limit: 1).first)
+            try connection.execute(ReplicaRole())
+            for seq in 1...4 { try connection.execute(TamperDelete(seq: Int64(seq))) }
+            #expect(try chain.verify().firstBreak?.contains("row seq 1 is missing") == true)
+            let report = try chain.verify(startingAfter: (4, rowFour.hash))
+            #expect(report.firstBreak == nil)
+            #expect(report.checked == 8)
+            #expect(report.headSeq == 12)
+            let wrong = try chain.verify(startingAfter: (4, [UInt8](repeating: 7, count: 32)))
+            #expect(wrong.firstBreak?.contains("row seq 5") == true, "a wrong recorded link is caught")
+        }
+    }
+
     @Test func truncatedTailIsCaughtAgainstARecordedHead() throws {
         try withSealedTrail(rows: 10) { connection, chain in
             let head = try chain.verify()
