@@ -161,12 +161,22 @@ public struct Configuration: Sendable {
         var options = "-c statement_timeout=\(statementTimeoutMilliseconds)"
         if asynchronousCommit { options += " -c synchronous_commit=off" }
         if deferJobNotifications { options += " -c switchyard.defer_notify=on" }
+        // Over TCP, a link that goes silent (a partition, a host lost without a reset) is given up within about
+        // 25 s instead of the kernel's 15 minutes, in which a thread would wait on it; libpq ignores these for unix
+        // sockets.
+        let liveness = [
+            ("keepalives_idle", "10"), ("keepalives_interval", "5"), ("keepalives_count", "3"),
+            ("tcp_user_timeout", "25000"),
+        ]
         if databaseURI.hasPrefix("postgresql://") || databaseURI.hasPrefix("postgres://") {
             let separator = databaseURI.contains("?") ? "&" : "?"
             return databaseURI + separator + "application_name=\(applicationName)"
-                + "&connect_timeout=\(connectTimeoutSeconds)&options=" + Self.percentEncode(options)
+                + "&connect_timeout=\(connectTimeoutSeconds)"
+                + liveness.map { "&\($0)=\($1)" }.joined()
+                + "&options=" + Self.percentEncode(options)
         }
         return databaseURI + " application_name=\(applicationName) connect_timeout=\(connectTimeoutSeconds)"
+            + liveness.map { " \($0)=\($1)" }.joined()
             + " options='\(options)'"
     }
 

@@ -70,11 +70,14 @@ import Testing
         #expect(
             config.connectionString(applicationName: "switchyard-fcgi")
                 == "postgresql:///sy?host=/tmp&application_name=switchyard-fcgi&connect_timeout=3"
+                + "&keepalives_idle=10&keepalives_interval=5&keepalives_count=3&tcp_user_timeout=25000"
                 + "&options=-c%20statement_timeout%3D5000")
         let keyValue = try Configuration.load(fileText: nil, environment: ["SWITCHYARD_DB_URI": "dbname=sy"])
         #expect(
             keyValue.connectionString(applicationName: "x")
-                == "dbname=sy application_name=x connect_timeout=3 options='-c statement_timeout=5000'")
+                == "dbname=sy application_name=x connect_timeout=3"
+                + " keepalives_idle=10 keepalives_interval=5 keepalives_count=3 tcp_user_timeout=25000"
+                + " options='-c statement_timeout=5000'")
     }
 }
 
