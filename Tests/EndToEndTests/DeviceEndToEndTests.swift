@@ -52,6 +52,7 @@ import Testing
         #expect(Set(((badFilters.json?["errors"] as? [[String: Any]]) ?? []).compactMap { $0["field"] as? String })
             == ["available", "kind"])
         let available = try operatorUser.get("/api/v1/devices?available=true")
+        #expect(available.status == 200)
         #expect(!((available.json?["items"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == id })
         #expect(try operatorUser.send("DELETE", "/api/v1/devices/\(id)").status == 204)
         #expect(try operatorUser.get("/api/v1/devices/\(id)").status == 404)

@@ -78,11 +78,11 @@ import Testing
             for pid in before { kill(pid, SIGTERM) }
         }
         let started = Date()
-        let response = try user.get("/api/v1/jobs/\(id)?index=1&wait=20s")
+        let response = try user.get("/api/v1/jobs/\(id)?index=1&wait=60s")
         let seconds = Date().timeIntervalSince(started)
         #expect(response.status == 200)
         #expect(response.header("X-Switchyard-Index") == "1", "answered unchanged; the client polls again")
-        #expect(seconds >= 0.4 && seconds < 10, "answered when its responder stopped, not after 20 s: \(seconds)")
+        #expect(seconds < 30, "answered when its responder stopped, not at the end of its 60 s wait: \(seconds)")
         #expect(try Stack.eventually(within: 10) { try Stack.responderPIDs().count == 2 })
     }
 

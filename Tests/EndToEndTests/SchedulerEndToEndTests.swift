@@ -231,8 +231,11 @@ import Testing
         var pid = pid_t()
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(scheduler), strdup("--batch-size"), strdup("50"), strdup("--until-idle"), nil]
         let environment = Stack.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        #expect(posix_spawn(&pid, scheduler, nil, nil, argv, environment) == 0)
-        usleep(400_000)
+        try #require(posix_spawn(&pid, scheduler, nil, nil, argv, environment) == 0)
+        // Killed as soon as it has placed something: mid-run, with most of the backlog still to go.
+        let started = try Stack.eventually(within: 30) {
+            try Fixtures.sql("SELECT count(*) FROM job WHERE target = 'group:\(device)' AND state = 'scheduled'") != "0"
+        }
         kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
@@ -243,7 +246,8 @@ import Testing
             """).split(separator: " ").map { Int($0)! }
         #expect(partial[0] + partial[1] == 20000, "every job placed or still queued")
         #expect(partial[2] == 0)
-        #expect(partial[0] < 20000, "killed before it finished (placed \(partial[0]))")
+        try #require(started)
+        #expect(partial[0] > 0 && partial[0] < 20000, "killed mid-run (placed \(partial[0]))")
         let rerun = try runScheduler()
         #expect(rerun.status == 0, "the lock died with the killed session: \(rerun.output)")
         #expect(try Fixtures.sql("SELECT count(*) FROM job WHERE target = 'group:\(device)' AND state = 'scheduled'") == "20000")

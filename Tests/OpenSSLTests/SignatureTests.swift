@@ -333,6 +333,8 @@ func flippingBit(of bytes: [UInt8], at index: Int) -> [UInt8] {
         let rsa = try PublicKey(pem: RFC7515.rsaPublicKey)
         let ec = try PrivateKey(pem: RFC7515.ecPrivateKeyPKCS8)
         let ecPublic = try PublicKey(pem: RFC7515.ecPublicKey)
+        // Digests made one at a time, to compare with the ones made concurrently.
+        let expectedDigests = (0..<64).map { SHA256.hash(Array("message \($0)".utf8)) }
         let results = await withTaskGroup(of: Bool.self) { group in
             for index in 0..<64 {
                 group.addTask {
@@ -341,7 +343,7 @@ func flippingBit(of bytes: [UInt8], at index: Int) -> [UInt8] {
                     return ecPublic.verify(signature: signature, message: message, algorithm: .es256)
                         && rsa.verify(
                             signature: RFC7515.rs256Signature, message: RFC7515.rs256SigningInput, algorithm: .rs256)
-                        && SHA256.hash(message) == SHA256.hash(message)
+                        && SHA256.hash(message) == expectedDigests[index]
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }

@@ -78,7 +78,7 @@ struct HTTPClient {
             if count <= 0 { break }
             received.append(contentsOf: buffer[0..<count])
         }
-        return try Self.parse(received)
+        return try Self.parse(received, bodyExpected: method != "HEAD")
     }
 
     private func writeAll(_ socket: Int32, _ bytes: [UInt8]) throws {
@@ -90,7 +90,8 @@ struct HTTPClient {
         }
     }
 
-    static func parse(_ data: [UInt8]) throws -> HTTPResponse {
+    /// Parses a whole response; throws when its body is shorter than announced (cut off), by either framing.
+    static func parse(_ data: [UInt8], bodyExpected: Bool = true) throws -> HTTPResponse {
         let separator: [UInt8] = [13, 10, 13, 10]
         guard let headEnd = data.firstRange(of: separator) else {
             throw HTTPClientError.malformedResponse("no header end in \(data.count) bytes")
@@ -107,7 +108,13 @@ struct HTTPClient {
         }
         var body = Array(data[headEnd.upperBound...])
         let isChunked = headers.contains { $0.name.lowercased() == "transfer-encoding" && $0.value.contains("chunked") }
-        if isChunked { body = try dechunk(body) }
+        if isChunked {
+            body = try dechunk(body)
+        } else if bodyExpected, let length = headers.first(where: { $0.name.lowercased() == "content-length" })
+            .flatMap({ Int($0.value) }), body.count != length
+        {
+            throw HTTPClientError.malformedResponse("body of \(body.count) bytes, announced \(length): cut off")
+        }
         return HTTPResponse(status: status, headers: headers, body: body)
     }
 
