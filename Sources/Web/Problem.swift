@@ -87,6 +87,14 @@ public struct Problem: Error, Sendable {
         public static let unavailable = Kind(slug: "unavailable", title: "Service unavailable", status: 503)
         /// A statement ran past the statement timeout.
         public static let timeout = Kind(slug: "timeout", title: "Timed out", status: 504)
+
+        /// Every kind above, in the order declared (a unit test reads the declarations and compares).
+        public static let all: [Kind] = [
+            badRequest, validation, unauthenticated, invalidCredential, expiredCredential, revokedCredential,
+            invalidSignature, invalidClaims, inactivePrincipal, loginFailed, forbidden, notFound, methodNotAllowed,
+            conflict, payloadTooLarge, unsupportedMediaType, idempotencyKeyReused, rateLimited, internalError,
+            unavailable, timeout,
+        ]
     }
 
     /// The `type` member: a relative URI under `/problems/`.
