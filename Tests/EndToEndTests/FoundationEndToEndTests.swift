@@ -92,5 +92,11 @@ import Testing
         #expect(response.header("Content-Type")?.hasPrefix("text/html") == true)
         #expect(response.text.contains("Switchyard"))
         #expect(response.header("X-Frame-Options") == "DENY")
+        // Its script and style are files, so the policy need not allow inline ones.
+        #expect(
+            response.header("Content-Security-Policy")
+                == "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+        #expect(!response.text.contains("<style") && !response.text.contains(" style="))
+        #expect(response.text.components(separatedBy: "<script").count == response.text.components(separatedBy: "<script src=").count)
     }
 }

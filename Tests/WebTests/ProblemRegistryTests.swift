@@ -3,7 +3,7 @@ import Testing
 import Web
 
 /// The registry of problem types against what stands for it outside Swift: `Problem.Kind.all` and the declarations
-/// in `Problem.swift`.
+/// in `Problem.swift`; and the pages nginx serves with the headers it sends.
 @Suite struct ProblemRegistryTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
@@ -30,5 +30,32 @@ import Web
         #expect(Problem.Kind.all.map(\.slug) == declared.map(\.slug))
         #expect(Problem.Kind.all.map(\.title) == declared.map(\.title))
         #expect(Problem.Kind.all.map(\.status) == declared.map(\.status))
+    }
+
+    /// The site's Content-Security-Policy allows no inline script or style.
+    @Test func pagesLoadOnlyFiles() throws {
+        let pages = ["www/index.html"]
+        for path in pages {
+            let page = try Self.text(path)
+            #expect(!page.contains("<style") && !page.contains(" style="), "\(path)")
+            #expect(page.firstMatch(of: #/ on[a-z]+=/#) == nil, "\(path)")
+            #expect(
+                page.matches(of: #/<script/#).count == page.matches(of: #/<script src="[^"]+"><\/script>/#).count,
+                "\(path)")
+        }
+    }
+
+    @Test func everyServerSendsTheSecurityHeaders() throws {
+        let config = try Self.text("nginx.conf")
+        let servers = config.matches(of: #/server \{/#).count
+        #expect(servers == 2)  // the plain one and the TLS one (commented)
+        for header in [
+            #"add_header Content-Security-Policy "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'" always;"#,
+            "add_header X-Content-Type-Options nosniff always;", "add_header X-Frame-Options DENY always;",
+            "add_header Referrer-Policy no-referrer always;", "add_header X-Request-Id $request_id always;",
+        ] {
+            #expect(config.components(separatedBy: header).count - 1 == servers, "\(header)")
+        }
+        #expect(config.contains(#"fastcgi_param HTTP_PROXY         "";"#))
     }
 }
