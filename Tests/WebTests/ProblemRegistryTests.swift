@@ -2,8 +2,8 @@ import Foundation
 import Testing
 import Web
 
-/// The registry of problem types against what stands for it outside Swift: `Problem.Kind.all` and the declarations
-/// in `Problem.swift`; and the pages nginx serves with the headers it sends.
+/// The registry of problem types against what stands for it outside Swift: `Problem.Kind.all`, the declarations in
+/// `Problem.swift` and nginx's own problem documents; and the headers nginx sends.
 @Suite struct ProblemRegistryTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
@@ -43,6 +43,66 @@ import Web
                 page.matches(of: #/<script/#).count == page.matches(of: #/<script src="[^"]+"><\/script>/#).count,
                 "\(path)")
         }
+    }
+
+    /// One `error_page` directive of nginx.conf, from its servers or from the commented ones.
+    struct ErrorPage {
+        let codes: [Int]
+        let answeredAs: Int?
+        let uri: String
+    }
+
+    static func errorPages() throws -> [ErrorPage] {
+        try text("nginx.conf").matches(of: #/error_page ([0-9 ]+?) (?:=([0-9]+) )?(\S+);/#).map {
+            ErrorPage(
+                codes: $0.output.1.split(separator: " ").map { Int($0)! }, answeredAs: $0.output.2.map { Int($0)! },
+                uri: String($0.output.3))
+        }
+    }
+
+    static func document(_ uri: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: root.appendingPathComponent("www" + uri))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(uri)")
+    }
+
+    @Test func nginxAnswersItsErrorsWithProblemsOfRegisteredTypes() throws {
+        let pages = try Self.errorPages()
+        #expect(!pages.isEmpty)
+        var used: Set<String> = []
+        for page in pages {
+            #expect(page.uri.hasPrefix("/problems/") && page.uri.hasSuffix(".json"), "\(page.uri)")
+            used.insert(String(page.uri.dropFirst("/problems/".count)))
+            let document = try Self.document(page.uri)
+            // The status the client gets: the one error_page sets, else nginx's own, which must then be one.
+            let status = page.answeredAs ?? page.codes.first
+            #expect(page.answeredAs != nil || page.codes.count == 1, "\(page.uri)")
+            #expect(document["status"] as? Int == status, "\(page.uri)")
+            let type = try #require(document["type"] as? String)
+            let kind = try #require(Problem.Kind.all.first { "/problems/" + $0.slug == type }, "\(page.uri): \(type)")
+            #expect(document["title"] as? String == kind.title, "\(page.uri)")
+            #expect(document["detail"] is String, "\(page.uri)")
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("www/problems").path)
+        #expect(Set(files) == used)
+    }
+
+    /// A 504 may come after the responder acted on the request: it keeps its status, says so, and is no 503.
+    @Test func aTimeoutIsNotAnsweredAsRetryable() throws {
+        let pages = try Self.errorPages()
+        let timeouts = pages.filter { $0.codes.contains(504) }
+        #expect(!timeouts.isEmpty)
+        for page in timeouts {
+            #expect(page.codes == [504] && page.answeredAs == nil)
+            #expect(try Self.document(page.uri)["type"] as? String == "/problems/timeout")
+        }
+        for page in pages where page.codes.contains(502) || page.codes.contains(503) {
+            #expect(page.answeredAs == 503 && page.uri == "/problems/unavailable.json")
+        }
+        // Retry-After is sent with the 503 document only.
+        let config = try Self.text("nginx.conf")
+        let retryMap = try #require(config.firstMatch(of: #/map "\$status \$uri" \$switchyard_retry_after \{([^}]*)\}/#))
+        let keys = retryMap.output.1.matches(of: #/"(\d+) (\S+)"/#).map { (Int($0.output.1)!, String($0.output.2)) }
+        #expect(keys.count == 1 && keys.first! == (503, "/problems/unavailable.json"))
     }
 
     @Test func everyServerSendsTheSecurityHeaders() throws {
