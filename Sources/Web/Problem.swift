@@ -88,7 +88,8 @@ public struct Problem: Error, Sendable {
         /// A statement ran past the statement timeout.
         public static let timeout = Kind(slug: "timeout", title: "Timed out", status: 504)
 
-        /// Every kind above, in the order declared (a unit test reads the declarations and compares).
+        /// Every kind above, in the order declared; each has a page at `www/problems/<slug>.html`, which nginx
+        /// serves as `/problems/<slug>`.
         public static let all: [Kind] = [
             badRequest, validation, unauthenticated, invalidCredential, expiredCredential, revokedCredential,
             invalidSignature, invalidClaims, inactivePrincipal, loginFailed, forbidden, notFound, methodNotAllowed,

@@ -2,11 +2,21 @@ import Foundation
 import Glibc
 import Testing
 
-/// What nginx answers by itself is problem+json too, on both servers (the problem types' pages follow).
+/// Problem types resolve to pages, and what nginx answers by itself is problem+json too, on both servers.
 @Suite(.enabled(if: Stack.isAvailable)) struct ProblemPagesEndToEndTests {
     let client = Stack.client
 
     static let contentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+    /// Every problem kind declared in Sources/Web/Problem.swift (WebTests checks that this reading matches
+    /// `Problem.Kind.all`, which this target cannot import).
+    static func kinds() throws -> [(slug: String, title: String, status: Int)] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let source = try String(contentsOf: root.appendingPathComponent("Sources/Web/Problem.swift"), encoding: .utf8)
+        let declaration = #/public static let \w+ = Kind\(\s*slug: "([^"]+)", title: "([^"]+)", status: (\d+)\)/#
+        return source.matches(of: declaration).map { (String($0.output.1), String($0.output.2), Int($0.output.3)!) }
+    }
 
     /// The server's security headers, present on every response nginx sends.
     func expectSecurityHeaders(_ response: HTTPResponse, _ comment: Comment? = nil) {
@@ -17,7 +27,7 @@ import Testing
         #expect(response.header("X-Request-Id")?.count == 32, comment)
     }
 
-    /// A problem document nginx wrote, with the status it is sent with.
+    /// A problem document nginx wrote: the status matches, and its `type` is a page on this server.
     func expectProblem(_ response: HTTPResponse, status: Int, type: String, _ comment: Comment? = nil) throws {
         #expect(response.status == status, comment)
         #expect(response.header("Content-Type") == "application/problem+json", comment)
@@ -27,6 +37,33 @@ import Testing
         #expect(body["status"] as? Int == status, comment)
         #expect(body["detail"] is String, comment)
         expectSecurityHeaders(response, comment)
+        #expect(try client.get(type).status == 200, comment)
+    }
+
+    @Test func everyProblemTypeIsAPage() throws {
+        let kinds = try Self.kinds()
+        #expect(kinds.count >= 21)
+        for kind in kinds {
+            let response = try client.get("/problems/" + kind.slug)
+            #expect(response.status == 200, "\(kind.slug)")
+            #expect(response.header("Content-Type") == "text/html; charset=utf-8", "\(kind.slug)")
+            #expect(response.text.contains("<h1>\(kind.title)</h1>"), "\(kind.slug)")
+            #expect(response.text.contains("<dt>status</dt><dd>\(kind.status)"), "\(kind.slug)")
+            expectSecurityHeaders(response, "\(kind.slug)")
+        }
+        let index = try client.get("/problems/")
+        #expect(index.status == 200)
+        #expect(index.header("Content-Type") == "text/html; charset=utf-8")
+        for kind in kinds { #expect(index.text.contains("href=\"/problems/\(kind.slug)\""), "\(kind.slug)") }
+        let style = try client.get("/style.css")
+        #expect(style.status == 200)
+        #expect(style.header("Content-Type")?.hasPrefix("text/css") == true)
+    }
+
+    @Test func onlyTheExactPathIsAPage() throws {
+        for path in ["/problems/not-found.html", "/problems/no-such-type", "/problems/not-found/", "/_errors/timeout.json"] {
+            try expectProblem(try client.get(path), status: 404, type: "/problems/not-found", "\(path)")
+        }
     }
 
     @Test func aMissingFileIsAProblem() throws {
@@ -80,18 +117,21 @@ import Testing
         #expect(response.header("Strict-Transport-Security") != nil)
     }
 
-    @Test func theTLSServerAnswersProblemsToo() throws {
+    @Test func theTLSServerServesThePagesAndProblems() throws {
         func curl(_ path: String) throws -> (status: Int, headers: String) {
             let result = try Stack.run(
                 "/usr/bin/curl", ["-s", "-k", "-o", "/dev/null", "-D", "-", "-w", "%{http_code}", Stack.environment["TEST_TLS_BASE_URL"]! + path])
             // The headers, then the status code (`-w`): its last three characters.
             return (Int(result.output.suffix(3)) ?? 0, result.output.lowercased())
         }
+        let page = try curl("/problems/timeout")
+        #expect(page.status == 200)
+        #expect(page.headers.contains("content-type: text/html; charset=utf-8"))
+        #expect(page.headers.contains("content-security-policy: " + Self.contentSecurityPolicy.lowercased()))
+        #expect(page.headers.contains("strict-transport-security:"))
         let missing = try curl("/no-such-file")
         #expect(missing.status == 404)
         #expect(missing.headers.contains("content-type: application/problem+json"))
-        #expect(missing.headers.contains("content-security-policy: " + Self.contentSecurityPolicy.lowercased()))
-        #expect(missing.headers.contains("strict-transport-security:"))
         let trace = try Stack.run(
             "/usr/bin/curl", ["-s", "-k", "-X", "TRACE", Stack.environment["TEST_TLS_BASE_URL"]! + "/"])
         let body = (try? JSONSerialization.jsonObject(with: Data(trace.output.utf8))) as? [String: Any]

@@ -3,7 +3,7 @@ import Testing
 import Web
 
 /// The registry of problem types against what stands for it outside Swift: `Problem.Kind.all`, the declarations in
-/// `Problem.swift` and nginx's own problem documents; and the headers nginx sends.
+/// `Problem.swift`, the pages nginx serves at `/problems/<slug>` and nginx's own problem documents in `www/_errors/`.
 @Suite struct ProblemRegistryTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
@@ -32,9 +32,26 @@ import Web
         #expect(Problem.Kind.all.map(\.status) == declared.map(\.status))
     }
 
+    @Test func everyKindHasAPageAndNothingElseDoes() throws {
+        let pages = try FileManager.default.contentsOfDirectory(
+            atPath: Self.root.appendingPathComponent("www/problems").path)
+        #expect(Set(pages) == Set(Problem.Kind.all.map { $0.slug + ".html" } + ["index.html"]))
+        let index = try Self.text("www/problems/index.html")
+        for kind in Problem.Kind.all {
+            let page = try Self.text("www/problems/\(kind.slug).html")
+            #expect(page.contains("<h1>\(kind.title)</h1>"), "\(kind.slug)")
+            #expect(page.contains("<dt>type</dt><dd><code>/problems/\(kind.slug)</code></dd>"), "\(kind.slug)")
+            #expect(page.contains("<dt>title</dt><dd>\(kind.title)</dd>"), "\(kind.slug)")
+            #expect(page.contains("<dt>status</dt><dd>\(kind.status)"), "\(kind.slug)")
+            #expect(index.contains("<a href=\"/problems/\(kind.slug)\">"), "\(kind.slug)")
+        }
+    }
+
     /// The site's Content-Security-Policy allows no inline script or style.
     @Test func pagesLoadOnlyFiles() throws {
-        let pages = ["www/index.html"]
+        let pages = try FileManager.default.contentsOfDirectory(
+            atPath: Self.root.appendingPathComponent("www/problems").path
+        ).map { "www/problems/" + $0 } + ["www/index.html"]
         for path in pages {
             let page = try Self.text(path)
             #expect(!page.contains("<style") && !page.contains(" style="), "\(path)")
@@ -70,8 +87,8 @@ import Web
         #expect(!pages.isEmpty)
         var used: Set<String> = []
         for page in pages {
-            #expect(page.uri.hasPrefix("/problems/") && page.uri.hasSuffix(".json"), "\(page.uri)")
-            used.insert(String(page.uri.dropFirst("/problems/".count)))
+            #expect(page.uri.hasPrefix("/_errors/") && page.uri.hasSuffix(".json"), "\(page.uri)")
+            used.insert(String(page.uri.dropFirst("/_errors/".count)))
             let document = try Self.document(page.uri)
             // The status the client gets: the one error_page sets, else nginx's own, which must then be one.
             let status = page.answeredAs ?? page.codes.first
@@ -82,7 +99,7 @@ import Web
             #expect(document["title"] as? String == kind.title, "\(page.uri)")
             #expect(document["detail"] is String, "\(page.uri)")
         }
-        let files = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("www/problems").path)
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("www/_errors").path)
         #expect(Set(files) == used)
     }
 
@@ -96,13 +113,13 @@ import Web
             #expect(try Self.document(page.uri)["type"] as? String == "/problems/timeout")
         }
         for page in pages where page.codes.contains(502) || page.codes.contains(503) {
-            #expect(page.answeredAs == 503 && page.uri == "/problems/unavailable.json")
+            #expect(page.answeredAs == 503 && page.uri == "/_errors/unavailable.json")
         }
         // Retry-After is sent with the 503 document only.
         let config = try Self.text("nginx.conf")
         let retryMap = try #require(config.firstMatch(of: #/map "\$status \$uri" \$switchyard_retry_after \{([^}]*)\}/#))
         let keys = retryMap.output.1.matches(of: #/"(\d+) (\S+)"/#).map { (Int($0.output.1)!, String($0.output.2)) }
-        #expect(keys.count == 1 && keys.first! == (503, "/problems/unavailable.json"))
+        #expect(keys.count == 1 && keys.first! == (503, "/_errors/unavailable.json"))
     }
 
     @Test func everyServerSendsTheSecurityHeaders() throws {
