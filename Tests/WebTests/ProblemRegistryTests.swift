@@ -125,7 +125,7 @@ import Web
     @Test func everyServerSendsTheSecurityHeaders() throws {
         let config = try Self.text("nginx.conf")
         let servers = config.matches(of: #/server \{/#).count
-        #expect(servers == 2)  // the plain one and the TLS one (commented)
+        #expect(servers == 3)  // the plain one, the TLS one and port 80 under TLS (both commented)
         for header in [
             #"add_header Content-Security-Policy "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'" always;"#,
             "add_header X-Content-Type-Options nosniff always;", "add_header X-Frame-Options DENY always;",
