@@ -127,6 +127,8 @@ public struct Router<Context>: Sendable {
             let route = routes[best.index]
             return .found(route, parameters: route.path.parameters(of: parts))
         }
+        // HEAD is answered wherever GET is, so `Allow` names it too (RFC 9110 §9.3.2).
+        if allowed.contains("GET") { allowed.append("HEAD") }
         if !allowed.isEmpty { return .methodNotAllowed(allowed: allowed.sorted()) }
         return .notFound
     }

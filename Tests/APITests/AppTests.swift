@@ -49,7 +49,7 @@ import Web
     @Test func wrongMethodIs405WithAllow() {
         let (response, body) = respond("DELETE", "/api/v1/health")
         #expect(response.status == 405)
-        #expect(response.header("Allow") == "GET")
+        #expect(response.header("Allow") == "GET, HEAD")
         #expect(body?["type"] == .string("/problems/method-not-allowed"))
     }
 

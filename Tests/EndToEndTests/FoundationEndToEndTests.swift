@@ -64,7 +64,7 @@ import Testing
     @Test func wrongMethodIs405WithAllow() throws {
         let response = try client.send("PUT", "/api/v1/health", body: Array("{}".utf8))
         #expect(response.status == 405)
-        #expect(response.header("Allow") == "GET")
+        #expect(response.header("Allow") == "GET, HEAD")
         #expect(response.json?["type"] as? String == "/problems/method-not-allowed")
     }
 
