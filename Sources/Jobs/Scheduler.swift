@@ -21,6 +21,12 @@ public final class Scheduler {
     private var awaitingPartner = false
     /// What the partner placed and failed in the current round.
     private var partnerDone = (scheduled: 0, failed: 0)
+    /// The session (by `Connection.sessionsOpened`) that holds the run's advisory lock.
+    private var lockedSession = 0
+
+    /// A round found its session replaced since the lock was taken: it placed nothing, and the run takes the lock
+    /// again (or stops) before the next.
+    private struct LockLost: Error {}
 
     /// What a run may do.
     public struct Settings: Sendable {
@@ -71,7 +77,7 @@ public final class Scheduler {
         let lock = AdvisoryLock(connection: connection, key: AdvisoryLockKey.scheduler)
         guard try lock.tryAcquire() else { return nil }
         defer { try? lock.release() }
-        var lockedSession = connection.sessionsOpened
+        lockedSession = connection.sessionsOpened
         try connection.listen("job_changed")
         let partner = RoundPartner(conninfo: connection.conninfo)
         partner.start()
@@ -97,7 +103,12 @@ public final class Scheduler {
                     guard try lock.tryAcquire() else { return summary.ended(since: started) }
                     lockedSession = connection.sessionsOpened
                 }
-                let round = try scheduleRound(store)
+                let round: (scheduled: Int, failed: Int, reachedLastOwner: Bool)
+                do {
+                    round = try scheduleRound(store)
+                } catch is LockLost {
+                    continue
+                }
                 summary.rounds += 1
                 summary.scheduled += round.scheduled
                 summary.failed += round.failed
@@ -159,6 +170,9 @@ public final class Scheduler {
             // A body run again (serialization failure) first settles the partner's half of the earlier attempt.
             try settlePartner()
             let devices = try store.devices()
+            // The transaction's first statement is the one that may have reconnected silently (see `run`); a
+            // later one cannot without failing the transaction. So from here on the lock is known to be held.
+            guard connection.sessionsOpened == lockedSession else { throw LockLost() }
             let queued = try store.queuedTargets()
             let queueTargets = Placement.queueTargets(devices: devices)
             let targets = queueTargets.considered(among: queued)
