@@ -75,6 +75,25 @@ import Web
         #expect(problem(nil) == .unsupportedMediaType)
     }
 
+    @Test(arguments: [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::9", "2001:db8:1:2::/64"),
+        ("2001:DB8:0001:0002:ffff::1", "2001:db8:1:2::/64"),
+        ("fe80::1%eth0", "fe80:0:0:0::/64"),
+        ("::1", "0:0:0:0::/64"),
+        ("::", "0:0:0:0::/64"),
+        ("::ffff:198.51.100.3", "198.51.100.3"),
+        ("64:ff9b::192.0.2.1", "64:ff9b:0:0::/64"),
+        ("unix:", "unix:"),
+        ("1:::2", "1:::2"),
+        ("1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7:8:9"),
+        ("12345::1", "12345::1"),
+    ])
+    func limitsCountAnIPv6ClientByItsNetwork(_ address: String, _ network: String) {
+        #expect(Request(method: "GET", path: "/", clientAddress: address).clientNetwork == network)
+    }
+
     @Test func aParameterGivenTwiceIsRefused() throws {
         let query = QueryParameters("status=queued&limit=5&status=failed&limit=6&status=running")
         #expect(query.repeatedNames == ["status", "limit"])

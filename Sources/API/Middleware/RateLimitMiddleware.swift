@@ -7,15 +7,15 @@ import Web
 ///
 /// Authenticated requests were already counted by the authentication call. A request without a principal (a public
 /// route such as login, a protected one without credentials, or one whose credential failed) is counted against its
-/// client address with the `anonymous` role's limits, so trying keys or tokens is slowed as trying passwords is,
-/// while a valid credential from the same address is charged to its own principal. Over the limit: 429 with
-/// `Retry-After`.
+/// client address (an IPv6 client by its /64, `Request.clientNetwork`) with the `anonymous` role's limits, so
+/// trying keys or tokens is slowed as trying passwords is, while a valid credential from the same address is
+/// charged to its own principal. Over the limit: 429 with `Retry-After`.
 struct RateLimitMiddleware: Middleware {
     func handle(_ request: Request, context: RequestContext, next: Handler<RequestContext>) throws -> Response {
         guard let access = context.route?.access, access != .probe else { return try next(request, context) }
         if context.identity == nil, !context.isResumed {
             context.rateLimit = try AuthStore(connection: context.connection).rateLimitHit(
-                subject: "a:" + request.clientAddress)
+                subject: "a:" + request.clientNetwork)
         }
         guard let decision = context.rateLimit else { return try next(request, context) }
         let headers = Self.headers(decision)

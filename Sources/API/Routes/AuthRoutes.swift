@@ -31,7 +31,7 @@ struct AuthRoutes {
         let config = context.config
         let limits = [
             ("login-user:" + nameDigest, config.loginAttemptsPerMinute, config.loginAttemptsBurst),
-            ("login-addr:" + request.clientAddress, config.loginAddressAttemptsPerMinute, config.loginAddressAttemptsBurst),
+            ("login-addr:" + request.clientNetwork, config.loginAddressAttemptsPerMinute, config.loginAddressAttemptsBurst),
         ]
         for (subject, perMinute, burst) in limits {
             let decision = try auth.rateLimitHit(subject: subject, perMinute: perMinute, perHour: perMinute * 60, burst: burst)
