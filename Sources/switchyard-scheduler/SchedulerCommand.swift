@@ -45,7 +45,10 @@ struct SchedulerCommand: ParsableCommand {
         schedule.stopWhenIdle = untilIdle
         let connection = Connection(conninfo: settings.connectionString(applicationName: "switchyard-scheduler"))
         do {
-            guard let summary = try Scheduler(connection: connection, settings: schedule).run() else { throw ExitCode(75) }
+            guard let summary = try Scheduler(connection: connection, settings: schedule).run() else {
+                print("switchyard-scheduler: another run holds the lock; nothing done")
+                throw ExitCode(75)
+            }
             print("switchyard-scheduler: \(summary)")
         } catch let error as DatabaseError {
             StandardError.write("switchyard-scheduler: \(error.debugDescription)")
