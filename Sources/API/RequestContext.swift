@@ -59,6 +59,9 @@ public final class RequestContext {
     public internal(set) var isResumed = false
     /// When a parked long-poll's wait ends (monotonic clock); set when it first parks, kept when it parks again.
     var waitDeadline: UInt64?
+    /// Set by the hub (under its lock, before a resume thread takes the request) when the client of a parked
+    /// long-poll closed its connection: nobody is left to answer.
+    var clientDeparted = false
     /// What the submit batcher made of this request's submission, for the submit handler's second run.
     public internal(set) var submitOutcome: Result<JobStore.SubmitOutcome, any Error>?
 

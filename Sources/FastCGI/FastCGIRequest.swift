@@ -60,6 +60,9 @@ public final class FastCGIRequest: @unchecked Sendable {
         return FCGX_Accept_r(raw) == 0 ? .accepted : .nothing
     }
 
+    /// The descriptor of the request's connection to nginx, for watching a long-waiting request's connection.
+    public var connectionDescriptor: Int32 { raw.pointee.ipcFd }
+
     /// The CGI parameters nginx sent (`REQUEST_METHOD`, `HTTP_*`, …), in order.
     ///
     /// Scans the `NAME=value` C strings as bytes: splitting them as Swift `String`s walks grapheme clusters, which

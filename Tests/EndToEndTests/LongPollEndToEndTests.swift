@@ -68,6 +68,18 @@ import Testing
         #expect(seconds >= 1.95 && seconds < 30, "held until the wait ended: \(seconds)")
     }
 
+    /// A client that leaves a long-poll: nginx closes the responder's connection, and the responder lets the request
+    /// go within about a second instead of holding it for its whole wait. Its audit row says so.
+    @Test func aParkedRequestWhoseClientLeftIsLetGo() throws {
+        let user = try Fixtures.user("lp-gone", roles: ["user"])
+        let id = try newJob(user)
+        // A second connected, then gone: long enough for nginx to pass the request on and the responder to park it.
+        try Stack.client.sendAndHangUp(after: 1, "GET", "/api/v1/jobs/\(id)?index=1&wait=60s", headers: [user.header])
+        let gone = "SELECT count(*) FROM audit_log WHERE principal_name = '\(user.name)' AND status = 499"
+            + " AND detail ->> 'delivery' = 'client_gone'"
+        #expect(try Stack.eventually(within: 20) { try Fixtures.sql(gone) == "1" }, "let go long before its 60 s wait")
+    }
+
     @Test func malformedIndexOrWaitIs400() throws {
         let user = try Fixtures.user("lp-bad", roles: ["user"])
         let id = try newJob(user)

@@ -34,6 +34,14 @@ final class Resumer {
             context.log = log
             context.audit = audit
             context.isResumed = true
+            if context.clientDeparted {
+                // 499, as nginx logs a request whose client closed the connection.
+                context.auditDetail.append(("delivery", .string("client_gone")))
+                parked.slot.abort()
+                app.complete(Response(status: 499), context: context)
+                audit.flush(connection: connection)
+                continue
+            }
             let response: Response
             switch app.respond(to: parked.request, context: context) {
             case .response(let answer): response = answer

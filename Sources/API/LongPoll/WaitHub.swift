@@ -1,4 +1,5 @@
 import Domain
+import FastCGI
 import Glibc
 import Postgres
 
@@ -147,6 +148,32 @@ final class WaitHub: @unchecked Sendable {
         }
     }
 
+    /// Lets go of parked requests whose client left: nginx closes the FastCGI connection of a request whose client
+    /// closed its own (it sends no FCGI_ABORT_REQUEST when it does not keep connections). Called by the listener
+    /// thread about once a second, so such a request's descriptor and memory go long before its deadline, and its
+    /// audit row says the client left. A request still parked after the poll has not been answered, so its
+    /// descriptor was not closed and reused meanwhile.
+    func releaseDeparted() {
+        let watched = lock.withLock { state.waiters.map { (id: $0.key, descriptor: $0.value.slot.connectionDescriptor) } }
+        guard !watched.isEmpty else { return }
+        let hangUp = Int16(Self.pollReadHangUp | POLLHUP | POLLERR | POLLNVAL)
+        var descriptors = watched.map { pollfd(fd: $0.descriptor, events: Int16(Self.pollReadHangUp), revents: 0) }
+        guard poll(&descriptors, nfds_t(descriptors.count), 0) > 0 else { return }
+        let departed = zip(watched, descriptors).filter { $0.1.revents & hangUp != 0 }.map(\.0.id)
+        guard !departed.isEmpty else { return }
+        lock.withLock {
+            for id in departed {
+                guard let parked = state.waiters[id] else { continue }
+                parked.context.clientDeparted = true
+                release(id)
+            }
+            lock.broadcast()
+        }
+    }
+
+    /// `POLLRDHUP` (the peer closed its end), which Glibc's module map does not export.
+    private static let pollReadHangUp: Int32 = 0x2000
+
     /// The next request to answer, waiting for one; nil once shutting down and nothing is left.
     func nextReady() -> ParkedRequest? {
         lock.withLock {
@@ -207,8 +234,13 @@ final class WaitListener: @unchecked Sendable {
     func run() {
         let connection = Connection(conninfo: conninfo)
         var isListening = false
+        var lastDepartureCheck: UInt64 = 0
         while !hub.isShuttingDown {
             let now = SystemClock.monotonicNanoseconds()
+            if now - lastDepartureCheck >= 1_000_000_000 {
+                hub.releaseDeparted()
+                lastDepartureCheck = now
+            }
             let untilNext = hub.expire(now: now) ?? 250_000_000
             let timeout = Int32(min(untilNext / 1_000_000 + 1, 250))
             do {

@@ -81,6 +81,28 @@ struct HTTPClient {
         return try Self.parse(received, bodyExpected: method != "HEAD")
     }
 
+    /// Sends a request, stays connected for `seconds` without reading, then closes the connection: a client that
+    /// gives up on a long-poll.
+    func sendAndHangUp(after seconds: Double, _ method: String, _ path: String, headers: [(String, String)] = []) throws {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw HTTPClientError.connect(errno) }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        inet_pton(AF_INET, host, &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw HTTPClientError.connect(errno) }
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        try writeAll(socket, Array((head + "\r\n").utf8))
+        usleep(UInt32(seconds * 1_000_000))
+    }
+
     private func writeAll(_ socket: Int32, _ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
