@@ -61,10 +61,10 @@ final class AuditBuffer {
         do {
             try AuditStore(connection: connection).insert(entries)
             entries.removeAll(keepingCapacity: true)
-        } catch let error as DatabaseError where error.isConnectionFailure {
-            keepForLater(error, now: now)
-        } catch {
+        } catch let error as DatabaseError where Self.mayBeOneRowsFault(error) {
             writeOneByOne(connection: connection, batchError: error, now: now)
+        } catch {
+            keepForLater(error, now: now)
         }
         return entries.isEmpty
     }
@@ -83,7 +83,16 @@ final class AuditBuffer {
         return unwritten
     }
 
-    private func keepForLater(_ error: DatabaseError, now: UInt64) {
+    /// A rule of the data (a value out of range, a constraint) can be one row's fault; a timeout, a lock wait, a
+    /// full disk or a lost connection is nobody's, and the rows wait for the database instead.
+    private static func mayBeOneRowsFault(_ error: DatabaseError) -> Bool {
+        switch error.sqlState {
+        case .dataException, .integrityConstraintViolation: true
+        default: false
+        }
+    }
+
+    private func keepForLater(_ error: any Error, now: UInt64) {
         nextAttemptNanoseconds = now + retryIntervalNanoseconds
         Log.message(
             .error, "audit rows kept until the database answers",
@@ -98,13 +107,13 @@ final class AuditBuffer {
         while let entry = remaining.first {
             do {
                 try store.insert([entry])
-            } catch let error as DatabaseError where error.isConnectionFailure {
+            } catch let error as DatabaseError where Self.mayBeOneRowsFault(error) {
+                refused.append(entry)
+            } catch {
                 entries = Array(remaining)
                 keepForLater(error, now: now)
                 report(refused, reason: String(reflecting: batchError))
                 return
-            } catch {
-                refused.append(entry)
             }
             remaining = remaining.dropFirst()
         }

@@ -62,7 +62,8 @@ final class Worker {
     private static func warnOfExhaustion() {
         let now = SystemClock.monotonicNanoseconds()
         let last = lastExhaustionWarning.load(ordering: .relaxed)
-        guard now - last >= 10_000_000_000,
+        // Another thread may have stored a later time than this one read.
+        guard now > last, now - last >= 10_000_000_000,
             lastExhaustionWarning.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
         else { return }
         Log.message(.error, "no file descriptor left for a new connection: requests wait in the listen queue")

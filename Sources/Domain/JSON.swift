@@ -263,7 +263,7 @@ private struct JSONParser {
         if depth > JSON.maximumDepth { throw error("nesting deeper than \(JSON.maximumDepth) levels") }
         position += 1
         var members: [(String, JSON)] = []
-        var names: Set<String>?
+        var names: Set<[UInt8]>?
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
             position += 1
@@ -277,9 +277,12 @@ private struct JSONParser {
             let keyStart = position
             let key = try parseString()
             // A name given twice is refused (as I-JSON, RFC 7493, asks): readers disagree on which one counts,
-            // so a proxy or a log could see another value than we do. Small objects are searched, large ones hashed.
-            if members.count == 16 { names = Set(members.map(\.0)) }
-            let isDuplicate = names != nil ? !names!.insert(key).inserted : members.contains { $0.0 == key }
+            // so a proxy or a log could see another value than we do. Names are compared as JSON does, by their
+            // code points (Swift's `==` would equate "é" and "e\u{301}"). Small objects are searched, large ones
+            // hashed.
+            if members.count == 16 { names = Set(members.map { Array($0.0.utf8) }) }
+            let isDuplicate = names != nil
+                ? !names!.insert(Array(key.utf8)).inserted : members.contains { $0.0.utf8.elementsEqual(key.utf8) }
             if isDuplicate {
                 position = keyStart
                 throw error("member name \"\(key.prefix(40))\" given twice")

@@ -40,8 +40,9 @@ public final class FastCGIRequest: @unchecked Sendable {
     /// Marking the slot as keeping its connection stops `FCGX_Accept_r`'s implicit finish of the previous request
     /// from closing the connection just handed to it; nginx's FCGI_BEGIN_REQUEST then sets the real flag.
     ///
-    /// - Parameter clearingTimeout: clears the receive timeout on the new connection. A TCP connection inherits the
-    ///   listening socket's (a unix one does not), which would cut a request body short at a pause in nginx's stream.
+    /// - Parameter clearingTimeout: replaces the receive timeout of a new TCP connection, which inherits the listening
+    ///   socket's quarter second (a unix one does not) and would cut a request short at a pause in nginx's stream,
+    ///   with nginx's own 90 s: a remote nginx that goes silent does not hold a worker for ever.
     func accept(clearingTimeout: Bool) -> AcceptOutcome {
         let connection = Glibc.accept(raw.pointee.listen_sock, nil, nil)
         if connection < 0 {
@@ -51,8 +52,8 @@ public final class FastCGIRequest: @unchecked Sendable {
             }
         }
         if clearingTimeout {
-            var none = timeval(tv_sec: 0, tv_usec: 0)
-            setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &none, socklen_t(MemoryLayout<timeval>.size))
+            var nginxTimeout = timeval(tv_sec: 90, tv_usec: 0)
+            setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &nginxTimeout, socklen_t(MemoryLayout<timeval>.size))
         }
         raw.pointee.ipcFd = connection
         raw.pointee.keepConnection = 1

@@ -350,7 +350,9 @@ public final class Connection {
                         } else {
                             try roundTrip([.text("COMMIT")]).forEach { PQclear($0) }
                         }
-                    } catch let error as DatabaseError where error.isConnectionFailure {
+                    } catch let error as DatabaseError where SQLState.connectionException ~= error.sqlState {
+                        // The connection went silent or closed: the COMMIT may have been carried out. (A server that
+                        // says it is shutting down, 57P01, answered for a statement it did not finish.)
                         throw DatabaseError(
                             sqlState: .transactionResolutionUnknown,
                             message: "the connection broke while committing: \(error.message)")

@@ -1,10 +1,13 @@
 extension Request {
     /// What a limit per client address counts: the IPv4 address itself, or the /64 network of an IPv6 one
     /// (`2001:db8:1:2::/64`). A single IPv6 client usually holds a whole /64 and could take a fresh address for
-    /// every attempt; an IPv4-mapped address (`::ffff:192.0.2.1`) counts as its IPv4 address.
+    /// every attempt; an IPv4-mapped address (`::ffff:192.0.2.1`) and one translated by NAT64 under the well-known
+    /// prefix (`64:ff9b::192.0.2.1`, RFC 6052) count as their IPv4 address.
     public var clientNetwork: String {
         guard clientAddress.contains(":"), let groups = Self.ipv6Groups(clientAddress) else { return clientAddress }
-        if groups[0..<5].allSatisfy({ $0 == 0 }) && groups[5] == 0xFFFF {
+        let isMapped = groups[0..<5].allSatisfy({ $0 == 0 }) && groups[5] == 0xFFFF
+        let isTranslated = groups[0] == 0x64 && groups[1] == 0xFF9B && groups[2..<6].allSatisfy({ $0 == 0 })
+        if isMapped || isTranslated {
             return [groups[6] >> 8, groups[6] & 0xFF, groups[7] >> 8, groups[7] & 0xFF].map(String.init)
                 .joined(separator: ".")
         }

@@ -7,7 +7,7 @@ extension Request {
         guard let type = mediaType, type == "application/json" || type.hasSuffix("+json") else {
             throw Problem(.unsupportedMediaType, detail: "Send the body as application/json.")
         }
-        if let charset = mediaTypeParameter("charset"), charset.lowercased() != "utf-8" {
+        if let charset = mediaTypeParameter("charset"), !["utf-8", "utf8"].contains(charset.lowercased()) {
             throw Problem(.unsupportedMediaType, detail: "Send the body as UTF-8 (charset=utf-8 or none).")
         }
         let value: JSON

@@ -22,7 +22,8 @@ func openConnection(_ config: Configuration) -> Connection {
 }
 
 /// Runs a change and its audit row in one transaction, mapping failures to exit codes: 69 when the database is
-/// unreachable, 65 for data the database refuses, 70 otherwise.
+/// unreachable, 65 for data the database refuses, 70 otherwise, also when the connection broke during the COMMIT
+/// (the change may have been made, so "unreachable, try again" would be wrong).
 func auditedChange(
     _ connection: Connection, command: String, event: String, detail: [(String, String)], _ body: () throws -> Void
 ) throws {
@@ -38,6 +39,11 @@ func auditedChange(
                     status: 200, latencyMicroseconds: 0, clientAddress: nil, userAgent: nil, detail: .object(fields))
             ])
         }
+    } catch let error as DatabaseError where error.sqlState == .transactionResolutionUnknown {
+        StandardError.write(
+            "switchyardctl \(command): the connection broke while committing; the change may or may not have been "
+                + "made: check before running this again (\(error.debugDescription))")
+        throw ExitCode(70)
     } catch let error as DatabaseError {
         StandardError.write("switchyardctl \(command): \(error.debugDescription)")
         throw ExitCode(error.isConnectionFailure ? 69 : 65)

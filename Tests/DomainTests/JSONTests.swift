@@ -37,6 +37,9 @@ import Domain
         #expect(throws: JSONParseError.self) { try JSON.parse("{\(wide), \"k3\": 0}") }
         #expect(try JSON.parse("{\(wide)}").objectValue?.count == 40)
         #expect(try JSON.parse(#"{"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}]}"#).objectValue?.count == 2, "names repeat across objects")
+        #expect(try JSON.parse("{\"\u{E9}\": 1, \"e\u{301}\": 2}").objectValue?.count == 2, "names differ by code points")
+        let wideAccents = (0..<20).map { "\"k\($0)\": 0" }.joined(separator: ", ")
+        #expect(try JSON.parse("{\(wideAccents), \"\u{E9}\": 1, \"e\u{301}\": 2}").objectValue?.count == 22)
     }
 
     @Test func refusesExcessiveNesting() {

@@ -55,7 +55,7 @@ private struct StoredAuditRows: Statement {
     }
 
     @Test func aRefusedRowCostsOnlyItself() throws {
-        let buffer = AuditBuffer()
+        let buffer = AuditBuffer(retryIntervalNanoseconds: 0)
         // A status beyond `smallint`: the database refuses this row, and so the whole batch's statement.
         let rows = [entry("fine-1"), entry("refused", status: 70_000), entry("fine-2")]
         for row in rows { buffer.append(row, connection: unreachable()) }
@@ -63,6 +63,19 @@ private struct StoredAuditRows: Statement {
         #expect(try stored(["fine-1", "fine-2"]) == 2)
         #expect(try stored(["refused"]) == 0)
         #expect(buffer.count == 0, "the refused row was reported, not kept")
+    }
+
+    /// An error that is no row's fault (here: a session that may not write) keeps every row for a later attempt.
+    @Test func aFailureOfTheDatabaseKeepsTheRows() throws {
+        let buffer = AuditBuffer(retryIntervalNanoseconds: 0)
+        let names = ["read-only-1", "read-only-2"]
+        for name in names { buffer.append(entry(name), connection: unreachable()) }
+        let readOnly = Connection(
+            conninfo: (TestDatabase.appURL ?? TestDatabase.url!) + "&options=-c%20default_transaction_read_only%3Don")
+        #expect(!buffer.flush(connection: readOnly))
+        #expect(buffer.count == 2, "kept, not written one by one and reported")
+        #expect(buffer.flush(connection: reachable()))
+        #expect(try stored(names) == 2)
     }
 
     @Test func aStopWithTheDatabaseDownReportsWhatItCouldNotWrite() throws {

@@ -32,8 +32,9 @@ final class WaitHub: @unchecked Sendable {
         return max(64, min(Int(clamping: limit.rlim_cur), 1 << 20) - 256)
     }
 
-    /// Whether a new request may park: fewer than `capacity` are parked.
-    var hasRoom: Bool { lock.withLock { state.waiters.count < capacity } }
+    /// Whether a new request may park: fewer than `capacity` are parked or woken and waiting for a resume thread
+    /// (a woken request still holds its connection; after a lost LISTEN session every one is woken at once).
+    var hasRoom: Bool { lock.withLock { state.waiters.count + state.ready.count < capacity } }
 
     private struct State {
         /// Counts notifications received; `lastNotified` remembers the count at each key's latest one.
