@@ -15,7 +15,11 @@ final class RequestLogBuffer {
     private var cachedPrefix: [UInt8] = []
     private static let writeSize = Int(PIPE_BUF)
 
-    init() {
+    /// Where the lines go: standard error, or another descriptor in tests.
+    private let descriptor: Int32
+
+    init(descriptor: Int32 = 2) {
+        self.descriptor = descriptor
         buffer.reserveCapacity(Self.writeSize + 512)
     }
 
@@ -55,7 +59,7 @@ final class RequestLogBuffer {
         buffer.withUnsafeBytes { raw in
             var offset = 0
             while offset < end {
-                let written = Glibc.write(2, raw.baseAddress! + offset, end - offset)
+                let written = Glibc.write(descriptor, raw.baseAddress! + offset, end - offset)
                 if written <= 0 { break }
                 offset += written
             }

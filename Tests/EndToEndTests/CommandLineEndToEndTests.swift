@@ -41,6 +41,21 @@ import Testing
         #expect(refused.json?["type"] as? String == "/problems/revoked-credential")
     }
 
+    @Test func auditVerifyFromALinkAndItsMistakes() throws {
+        _ = try Stack.run(ctl, ["audit", "seal"])
+        // The link before the first row: the same as checking from the start.
+        let fromStart = try Stack.run(ctl, ["audit", "verify", "--from", "0:" + String(repeating: "0", count: 64)])
+        #expect(fromStart.status == 0, "\(fromStart.output) \(fromStart.error)")
+        #expect(fromStart.output.contains("audit chain intact"))
+        let wrongLink = try Stack.run(ctl, ["audit", "verify", "--from", "0:" + String(repeating: "7", count: 64)])
+        #expect(wrongLink.status == 65, "the first row does not continue that hash: \(wrongLink.output)")
+        for malformed in ["12", "x:" + String(repeating: "0", count: 64), "3:abc", "-1:" + String(repeating: "0", count: 64)] {
+            let refused = try Stack.run(ctl, ["audit", "verify", "--from=" + malformed])
+            #expect(refused.status == 64, "\(malformed)")
+            #expect(refused.error.contains("--from must be SEQ:HASH"))
+        }
+    }
+
     @Test func tokenGenerateForLocalAndNewSubjects() throws {
         // For a local account the token narrows what the account may do: viewer ∩ user.
         let user = try Fixtures.user("ctl-token", roles: ["user"])

@@ -133,6 +133,23 @@ import Web
         #expect(batcher.hasRoom(for: submit.submission), "a batch taken frees its places")
     }
 
+    /// The queue is bounded by program bytes too: twelve 10 MB programs fit under 128 MB, a thirteenth does not.
+    @Test func aQueueOfLargeProgramsHasNoRoom() throws {
+        let batcher = SubmitBatcher()
+        let submit = try queued(name: "heavy")
+        var submission = submit.submission
+        submission.program = String(repeating: "x", count: 10 * 1024 * 1024)
+        let heavy = BatchedSubmit(slot: FastCGIRequest(), request: submit.request, context: submit.context, reason: submission)
+        for _ in 0..<12 {
+            #expect(batcher.hasRoom(for: submission))
+            batcher.enqueue(heavy)
+        }
+        #expect(!batcher.hasRoom(for: submission))
+        #expect(batcher.hasRoom(for: submit.submission), "a small one still fits")
+        #expect(batcher.nextBatch()?.count == 1, "4 MB a batch: a 10 MB program goes alone")
+        #expect(batcher.hasRoom(for: submission), "a batch taken frees its bytes")
+    }
+
     /// Large programs go in batches of their own size: 3 MB and 3 MB do not share one (4 MB at most), a small one
     /// joins the first that has room.
     @Test func largeProgramsSplitBatches() throws {
