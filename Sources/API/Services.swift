@@ -5,13 +5,20 @@ public final class Services: Sendable {
     let tokens: TokenService
     let authenticator: Authenticator
     /// The process's parked long-polls (idle unless the server starts its listener and resume threads).
-    let hub = WaitHub()
+    let hub: WaitHub
     /// The process's queue of validated submits (idle unless the server starts its batching thread).
     let submits = SubmitBatcher()
 
     /// Loads key material; unreadable or unusable keys are configuration errors (exit 78 at start).
-    public init(config: Configuration) throws(ConfigError) {
+    ///
+    /// - Parameter hub: the parked long-polls' hub; tests pass one with a small capacity.
+    public convenience init(config: Configuration) throws(ConfigError) {
+        try self.init(config: config, hub: WaitHub())
+    }
+
+    init(config: Configuration, hub: WaitHub) throws(ConfigError) {
         tokens = try TokenService(config: config)
         authenticator = Authenticator(tokens: tokens)
+        self.hub = hub
     }
 }

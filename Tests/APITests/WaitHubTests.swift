@@ -33,6 +33,33 @@ import Web
         #expect(hub.hasRoom, "taken, it frees its place")
     }
 
+    /// Past the hub's capacity a new blocking query is answered 503 with Retry-After instead of parking; a woken
+    /// request that parks again keeps its place.
+    @Test func aBlockingQueryPastTheCapacityIs503() throws {
+        let hub = WaitHub(capacity: 1)
+        let services = try Services(config: Configuration(), hub: hub)
+        func context(resumed: Bool = false) -> RequestContext {
+            let request = Request(method: "GET", path: "/api/v1/jobs/1", requestID: "r")
+            let context = RequestContext(
+                request: request, connection: Connection(conninfo: "host=/nonexistent"), config: Configuration(),
+                services: services)
+            if resumed {
+                context.isResumed = true
+                context.waitDeadline = SystemClock.monotonicNanoseconds() + 30_000_000_000
+            }
+            return context
+        }
+        let query = BlockingQuery(index: 1, waitSeconds: 30)
+        let unchanged: () throws -> (index: Int64, response: Response) = { (1, Response(status: 200)) }
+        #expect(throws: Park.self) { try context().blockingQuery(query, keys: [.job(1)], read: unchanged) }
+        hub.park(parked([.job(1)], observed: 0))
+        let refused = #expect(throws: Problem.self) { try context().blockingQuery(query, keys: [.job(1)], read: unchanged) }
+        #expect(refused?.kind == .unavailable)
+        #expect(refused?.headers.contains { $0.name == "Retry-After" } == true)
+        #expect(hub.observerCount == 0, "the refused query ended its observation (the park above ended the first's)")
+        #expect(throws: Park.self) { try context(resumed: true).blockingQuery(query, keys: [.job(1)], read: unchanged) }
+    }
+
     @Test func aChangeBeforeParkingWakesAtOnce() {
         let hub = WaitHub()
         let observed = hub.beginObserving()
