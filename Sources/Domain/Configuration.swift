@@ -10,7 +10,8 @@ public struct Configuration: Sendable {
     /// `db-connect-timeout-s`: how long opening a connection may take before the request gets 503.
     public var connectTimeoutSeconds = 3
     /// `worker-threads`: threads per responder process that accept and serve requests, each with its own
-    /// database connection. Processes × (worker-threads + resume-threads + 1) must stay below max_connections.
+    /// database connection. Processes × (worker-threads + resume-threads + 2: the LISTEN session and the submit
+    /// batcher's) must stay below max_connections.
     public var workerThreads = 4
     /// `resume-threads`: threads per responder process that answer woken long-polls, each with its own database
     /// connection. Parked long-polls hold no thread, so a few suffice for thousands of waiters.

@@ -11,7 +11,8 @@ struct SchedulerCommand: ParsableCommand {
         abstract: "Place queued jobs on devices (run by cron every minute).",
         discussion: """
             Works for up to --seconds (55) and exits; a second run started meanwhile, on any host, exits 75 at once. \
-            Exits 69 when the database is unreachable, 78 on bad configuration. Prints one summary line.
+            Exits 69 when the database is unreachable, 70 on another database error, 78 on bad configuration. Prints \
+            one summary line.
             """)
 
     @Option(name: .long, help: "A configuration file of 'key = value' lines.")

@@ -21,7 +21,8 @@ struct BatchCommand: ParsableCommand {
         abstract: "Run scheduled circuit jobs of simulator devices for up to --seconds (55), woken by NOTIFY.",
         discussion: """
             Several runs may work at once, on any host; each job is claimed by exactly one under a lease. Exits 69 \
-            when the database is unreachable, 78 on bad configuration. Prints one summary line.
+            when the database is unreachable, 70 on another database error, 78 on bad configuration. Prints one \
+            summary line.
             """)
 
     @Option(name: .long, help: "A configuration file of 'key = value' lines.")

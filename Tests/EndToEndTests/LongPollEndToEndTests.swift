@@ -78,6 +78,10 @@ import Testing
         let gone = "SELECT count(*) FROM audit_log WHERE principal_name = '\(user.name)' AND status = 499"
             + " AND detail ->> 'delivery' = 'client_gone'"
         #expect(try Stack.eventually(within: 20) { try Fixtures.sql(gone) == "1" }, "let go long before its 60 s wait")
+        let log = Stack.environment["TEST_RESPONDER_LOG"]!
+        #expect(try Stack.eventually(within: 5) {
+            try String(contentsOfFile: log, encoding: .utf8).contains(#""route":"/api/v1/jobs/{id}","status":499"#)
+        }, "and logged like every other request")
     }
 
     @Test func malformedIndexOrWaitIs400() throws {

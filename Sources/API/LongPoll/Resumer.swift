@@ -38,8 +38,13 @@ final class Resumer {
                 // 499, as nginx logs a request whose client closed the connection.
                 context.auditDetail.append(("delivery", .string("client_gone")))
                 parked.slot.abort()
-                app.complete(Response(status: 499), context: context)
+                let gone = Response(status: 499)
+                log?.appendRequest(
+                    requestID: context.requestID, method: parked.request.method, route: context.routePattern,
+                    status: gone.status, durationMicroseconds: context.elapsedMicroseconds)
+                app.complete(gone, context: context)
                 audit.flush(connection: connection)
+                log?.flush()
                 continue
             }
             let response: Response
