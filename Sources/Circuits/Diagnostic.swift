@@ -58,6 +58,14 @@ public struct ParseLimits: Sendable, Hashable {
     public var maxExpressionDepth: Int = 64
     /// Deepest chain of gate definitions calling each other.
     public var maxGateNestingDepth: Int = 64
+    /// Largest amount of work the expansion may take: every gate call, parameter term and barrier operand it goes
+    /// through counts, also when it produces no instruction (a gate with an empty body), so a few lines cannot ask
+    /// for 2^60 calls.
+    public var maxExpansionWork: Int = 5_000_000
+    /// Most parameters, and most qubit arguments, one gate definition may declare.
+    public var maxGateArguments: Int = 64
+    /// Longest identifier, in bytes.
+    public var maxIdentifierBytes: Int = 256
     /// The parser stops after this many diagnostics.
     public var maxDiagnostics: Int = 20
 

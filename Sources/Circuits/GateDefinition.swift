@@ -19,6 +19,9 @@ struct GateDefinition: Sendable {
     var body: [Statement]
     /// Instructions one call produces once fully expanded, saturating at `Int.max`.
     var expandedSize: Int
+    /// Work one call takes to expand, at least 1, saturating at `Int.max`: each statement of the body counts
+    /// 1, plus its parameter terms and qubit operands, plus its callee's work (`ParseLimits.maxExpansionWork`).
+    var expansionWork: Int
     /// Length of the longest chain of definitions below this one, itself included.
     var nestingDepth: Int
     /// False when the body had errors; calls to it are then skipped silently, since the

@@ -28,7 +28,7 @@ struct Token: Sendable {
         case .identifier(let name): "'\(name)'"
         case .integer(let value): value.map { "'\($0)'" } ?? "integer literal"
         case .real(let value): "'\(value)'"
-        case .string(let text): "\"\(text)\""
+        case .string(let text): "\"\(text.count > 64 ? text.prefix(64) + "…" : text)\""
         case .symbol(let symbol): "'\(symbol.rawValue)'"
         case .end: "end of program"
         case .invalid(let text): text
@@ -48,9 +48,11 @@ struct Lexer {
     /// The last column computed on the current line, so columns cost amortized O(1) even on
     /// one enormous line.
     private var columnCache = (offset: 0, column: 1)
+    private let maxIdentifierBytes: Int
 
-    init(source: String) {
+    init(source: String, maxIdentifierBytes: Int = ParseLimits().maxIdentifierBytes) {
         bytes = Array(source.utf8)
+        self.maxIdentifierBytes = maxIdentifierBytes
     }
 
     /// Column of `offset` on the current line, counting Unicode scalars rather than bytes.
@@ -79,6 +81,10 @@ struct Lexer {
 
         if isLetter(byte) {
             while position < bytes.count, isIdentifierByte(bytes[position]) { position += 1 }
+            // Names end up in messages and tables; a megabyte-long one only costs time and memory.
+            guard position - start <= maxIdentifierBytes else {
+                return token(.invalid("an identifier longer than \(maxIdentifierBytes) characters"))
+            }
             return token(.identifier(String(decoding: bytes[start ..< position], as: UTF8.self)))
         }
         if isDigit(byte) || (byte == UInt8(ascii: ".") && position + 1 < bytes.count && isDigit(bytes[position + 1])) {

@@ -31,6 +31,8 @@ struct OpenQASMParser {
     private var statementCount = 0
     /// Whether the token before `current` ended a statement (`;` or `}`).
     private var previousWasStatementEnd = false
+    /// Expansion work reserved so far (`ParseLimits.maxExpansionWork`).
+    private var expansionWork = 0
 
     private static let builtinGates: [String: GateSymbol] = ["U": .standard(.U), "CX": .standard(.CX)]
     /// The builtins and everything `qelib1.inc` defines, built once: most programs include it first, and then
@@ -45,7 +47,8 @@ struct OpenQASMParser {
     init(source: String, limits: ParseLimits) {
         self.limits = limits
         sourceByteCount = source.utf8.count
-        lexer = Lexer(source: sourceByteCount > limits.maxProgramBytes ? "" : source)
+        lexer = Lexer(
+            source: sourceByteCount > limits.maxProgramBytes ? "" : source, maxIdentifierBytes: limits.maxIdentifierBytes)
         current = Token(kind: .end, line: 1, column: 1)
     }
 
@@ -126,9 +129,9 @@ struct OpenQASMParser {
         advance()
     }
 
-    private mutating func expectIdentifier(_ what: String) throws(Diagnostic) -> (String, Token) {
+    private mutating func expectIdentifier(_ what: @autoclosure () -> String) throws(Diagnostic) -> (String, Token) {
         guard case .identifier(let name) = current.kind else {
-            throw error("expected \(what), found \(current.spelling)", at: current)
+            throw error("expected \(what()), found \(current.spelling)", at: current)
         }
         let token = current
         advance()
@@ -285,6 +288,15 @@ struct OpenQASMParser {
         return names
     }
 
+    /// The parameter or qubit names of a gate definition, at most `ParseLimits.maxGateArguments` of them.
+    private mutating func parseGateArgumentNames(_ what: String, of gate: String) throws(Diagnostic) -> [(String, Token)] {
+        let names = try parseIdentifierList(what)
+        if names.count > limits.maxGateArguments {
+            throw error("gate '\(gate)' declares \(names.count) \(what)s, more than the limit of \(limits.maxGateArguments)", at: names[limits.maxGateArguments].1)
+        }
+        return names
+    }
+
     // MARK: - Gate definitions
 
     private mutating func parseGateDefinition() throws(Diagnostic) {
@@ -294,7 +306,7 @@ struct OpenQASMParser {
         if isSymbol(.leftParen) {
             advance()
             if !isSymbol(.rightParen) {
-                for (parameter, token) in try parseIdentifierList("a parameter name") {
+                for (parameter, token) in try parseGateArgumentNames("parameter name", of: name) {
                     if parameterNames.contains(parameter) {
                         throw error("parameter '\(parameter)' is declared twice", at: token)
                     }
@@ -304,7 +316,7 @@ struct OpenQASMParser {
             try expect(.rightParen, "after the gate's parameters")
         }
         var qubitNames: [String] = []
-        for (qubit, token) in try parseIdentifierList("a qubit name") {
+        for (qubit, token) in try parseGateArgumentNames("qubit name", of: name) {
             if qubitNames.contains(qubit) || parameterNames.contains(qubit) {
                 throw error("'\(qubit)' is declared twice in gate '\(name)'", at: token)
             }
@@ -314,6 +326,7 @@ struct OpenQASMParser {
 
         var body: [GateDefinition.Statement] = []
         var expandedSize = 0
+        var work = 0
         var nestingDepth = 1
         var isValid = true
         while !isSymbol(.rightBrace) {
@@ -322,8 +335,9 @@ struct OpenQASMParser {
             }
             do {
                 let statement = try parseGateBodyStatement(gateName: name, parameterNames: parameterNames, qubitNames: qubitNames)
-                let (size, depth) = cost(of: statement)
+                let (size, statementWork, depth) = cost(of: statement)
                 expandedSize = expandedSize.addingReportingOverflow(size).overflow ? .max : expandedSize + size
+                work = work.addingReportingOverflow(statementWork).overflow ? .max : work + statementWork
                 nestingDepth = max(nestingDepth, depth + 1)
                 body.append(statement)
             } catch {
@@ -356,15 +370,24 @@ struct OpenQASMParser {
         if let redefinitionError { throw redefinitionError }
         definitions.append(GateDefinition(
             name: name, parameterCount: parameterNames.count, qubitCount: qubitNames.count, body: body,
-            expandedSize: expandedSize, nestingDepth: nestingDepth, isValid: isValid))
+            expandedSize: expandedSize, expansionWork: max(1, work), nestingDepth: nestingDepth, isValid: isValid))
         gates[name] = .user(definitions.count - 1)
     }
 
-    private func cost(of statement: GateDefinition.Statement) -> (size: Int, depth: Int) {
+    private func cost(of statement: GateDefinition.Statement) -> (size: Int, work: Int, depth: Int) {
         switch statement {
-        case .barrier: (1, 0)
-        case .call(.standard, _, _, _, _): (1, 0)
-        case .call(.user(let index), _, _, _, _): (definitions[index].expandedSize, definitions[index].nestingDepth)
+        case .barrier(let qubits):
+            return (1, 1 + qubits.count, 0)
+        case .call(let callee, let arguments, let qubits, _, _):
+            let own = arguments.reduce(1 + qubits.count) { $0 + $1.nodeCount }
+            switch callee {
+            case .standard:
+                return (1, own, 0)
+            case .user(let index):
+                let definition = definitions[index]
+                let (work, overflow) = own.addingReportingOverflow(definition.expansionWork)
+                return (definition.expandedSize, overflow ? .max : work, definition.nestingDepth)
+            }
         }
     }
 
@@ -404,7 +427,6 @@ struct OpenQASMParser {
         }
         var qubits: [Int] = []
         let qubitList = try parseIdentifierList("a qubit name")
-        try expect(.semicolon, "after the gate call")
         for (qubit, token) in qubitList {
             if isSymbol(.leftBracket) { throw error("qubits inside a gate body cannot be indexed", at: current) }
             guard let position = qubitNames.firstIndex(of: qubit) else {
@@ -435,6 +457,8 @@ struct OpenQASMParser {
         }
         try checkSignature(word, at: wordToken, parameters: arguments.count, expectedParameters: expectedParameters,
                            qubits: qubits.count, expectedQubits: expectedQubits)
+        // Last, so that a statement found wrong above is skipped up to its own ';', not the next statement's.
+        try expect(.semicolon, "after the gate call")
         return .call(callee, arguments: arguments.map(\.0), qubits: qubits, line: wordToken.line, column: wordToken.column)
     }
 
@@ -641,6 +665,14 @@ struct OpenQASMParser {
         argument.index == nil ? range.lowerBound + step : range.lowerBound
     }
 
+    private mutating func reserveWork(_ count: Int, at token: Token) throws(Diagnostic) {
+        let (total, overflow) = expansionWork.addingReportingOverflow(count)
+        if overflow || total > limits.maxExpansionWork {
+            throw error("the program takes more than \(limits.maxExpansionWork) steps to expand (gate calls, parameter terms and barrier operands)", at: token)
+        }
+        expansionWork = total
+    }
+
     private mutating func reserveInstructions(_ count: Int, at token: Token) throws(Diagnostic) {
         let (total, overflow) = circuit.instructions.count.addingReportingOverflow(count)
         if overflow || total > limits.maxInstructions {
@@ -702,6 +734,7 @@ struct OpenQASMParser {
             for qubit in range where seen.insert(qubit).inserted { qubits.append(qubit) }
         }
         try reserveInstructions(1, at: keyword)
+        try reserveWork(qubits.count, at: keyword)
         circuit.appendUnchecked(Instruction(.barrier(qubits: qubits)))
     }
 
@@ -750,17 +783,20 @@ struct OpenQASMParser {
             throw unknownGate(name, at: nameToken)
         }
         let size: Int
+        let work: Int
         switch symbol {
         case .standard(let gate):
             try checkSignature(name, at: nameToken, parameters: values.count, expectedParameters: gate.parameterCount,
                                qubits: operands.count, expectedQubits: gate.qubitCount)
             size = 1
+            work = 1
         case .user(let index):
             let definition = definitions[index]
             try checkSignature(name, at: nameToken, parameters: values.count, expectedParameters: definition.parameterCount,
                                qubits: operands.count, expectedQubits: definition.qubitCount)
             guard definition.isValid else { return }
             size = definition.expandedSize
+            work = definition.expansionWork
         }
         var ranges: [Range<Int>] = []
         for operand in operands {
@@ -770,6 +806,8 @@ struct OpenQASMParser {
         let width = try broadcastWidth(ranges, operands)
         let (total, overflow) = size.multipliedReportingOverflow(by: width)
         try reserveInstructions(overflow ? .max : total, at: nameToken)
+        let (totalWork, workOverflow) = work.multipliedReportingOverflow(by: width)
+        try reserveWork(workOverflow ? .max : totalWork, at: nameToken)
 
         for step in 0 ..< width {
             var qubits: [Int] = []

@@ -48,6 +48,15 @@ indirect enum ParameterExpression: Sendable {
         }
     }
 
+    /// Nodes in the tree: what evaluating it costs.
+    var nodeCount: Int {
+        switch self {
+        case .number, .parameter: 1
+        case .negate(let operand), .function(_, let operand): operand.nodeCount + 1
+        case .binary(_, let lhs, let rhs): lhs.nodeCount + rhs.nodeCount + 1
+        }
+    }
+
     /// The value with `arguments` bound to the parameters; may be infinite or NaN, which callers reject.
     func evaluate(_ arguments: [Double]) -> Double {
         switch self {

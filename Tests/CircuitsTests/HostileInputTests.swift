@@ -93,4 +93,57 @@ struct HostileInputTests {
         #expect(!found.isEmpty)
         #expect(found.count <= 20)
     }
+
+    @Test("a bomb of empty gates, which produces no instruction, is refused by the work it would take")
+    func emptyGateBomb() {
+        var program = header + "gate g0 a { }\n"
+        for level in 1 ... 63 { program += "gate g\(level) a { g\(level - 1) a; g\(level - 1) a; }\n" }
+        program += "qreg q[1];\ng63 q[0];\n"
+        refused(program, mentioning: "steps to expand")
+    }
+
+    @Test("an empty gate broadcast over a register again and again is refused by its work")
+    func emptyGateBroadcasts() {
+        let program = header + "gate e a { }\nqreg q[1024];\n" + String(repeating: "e q;\n", count: 20_000)
+        refused(program, mentioning: "steps to expand")
+    }
+
+    @Test("wide barriers count every operand")
+    func wideBarriers() {
+        let program = header + "qreg q[1024];\n" + String(repeating: "barrier q;\n", count: 20_000)
+        refused(program, mentioning: "steps to expand")
+    }
+
+    @Test("large parameter expressions in a broadcast body count every term")
+    func expressionWork() {
+        // 4,096 terms in a balanced tree: 12 levels deep, within the depth limit, but 8,191 nodes to evaluate for
+        // each of the 1,024 qubits.
+        func balanced(_ terms: Int) -> String { terms == 1 ? "x" : "(" + balanced(terms / 2) + "+" + balanced(terms / 2) + ")" }
+        let program = header + "gate g(x) a { U(\(balanced(4096)), 0, 0) a; }\nqreg q[1024];\ng(0.5) q;\n"
+        refused(program, mentioning: "steps to expand")
+    }
+
+    @Test("a gate may declare at most 64 parameters and 64 qubits")
+    func wideSignatures() {
+        let parameters = (0 ..< 100_000).map { "p\($0)" }.joined(separator: ",")
+        refused(header + "gate g(\(parameters)) a { }\n", mentioning: "more than the limit of 64")
+        let qubits = (0 ..< 100_000).map { "q\($0)" }.joined(separator: ",")
+        refused(header + "gate g \(qubits) { }\n", mentioning: "more than the limit of 64")
+    }
+
+    @Test("a name longer than 256 characters is refused, and messages stay short")
+    func longNames() throws {
+        let name = "g" + String(repeating: "x", count: 5_000_000)
+        let found = diagnostics(header + "gate \(name) a {\n" + String(repeating: "x b;\n", count: 45) + "}\n")
+        #expect(found.contains { $0.message.contains("longer than 256") }, "\(found.prefix(3))")
+        #expect(found.map(\.message.utf8.count).reduce(0, +) < 20_000, "no message repeats the name")
+    }
+
+    @Test("each wrong statement of a gate body is reported, the one after it still read")
+    func bodyErrorsDoNotSwallowTheNextStatement() {
+        let body = String(repeating: "x b;\n", count: 10)
+        let found = diagnostics(header + "gate g a {\n" + body + "}\n")
+        #expect(found.count == 10, "\(found.map(\.line))")
+        #expect(found.map(\.line) == Array(4 ... 13))
+    }
 }
