@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import Testing
 
 /// Problem types resolve to pages, and what nginx answers by itself is problem+json too, on both servers.
@@ -81,7 +80,7 @@ import Testing
     }
 
     @Test func anHTTPVersionOtherThanOneIs505Problem() throws {
-        let response = try Self.raw("GET / HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n", port: client.port)
+        let response = try client.sendRaw("GET / HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n")
         try expectProblem(response, status: 505, type: "/problems/bad-request")
     }
 
@@ -137,38 +136,5 @@ import Testing
         let body = (try? JSONSerialization.jsonObject(with: Data(trace.output.utf8))) as? [String: Any]
         #expect(body?["type"] as? String == "/problems/method-not-allowed")
         #expect(body?["status"] as? Int == 405)
-    }
-
-    // MARK: - A request HTTPClient cannot write
-
-    /// Sends `request` as it is and reads the answer until the server closes the connection.
-    static func raw(_ request: String, port: UInt16) throws -> HTTPResponse {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw HTTPClientError.connect(errno) }
-        defer { close(socket) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { throw HTTPClientError.connect(errno) }
-        let bytes = Array(request.utf8)
-        guard bytes.withUnsafeBytes({ write(socket, $0.baseAddress, $0.count) }) == bytes.count else {
-            throw HTTPClientError.connect(errno)
-        }
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = read(socket, &buffer, buffer.count)
-            if count <= 0 { break }
-            received.append(contentsOf: buffer[0..<count])
-        }
-        return try HTTPClient.parse(received)
     }
 }

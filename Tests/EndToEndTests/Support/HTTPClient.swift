@@ -51,26 +51,35 @@ struct HTTPClient {
         _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
         timeoutSeconds: Int = 90
     ) throws -> HTTPResponse {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw HTTPClientError.connect(errno) }
-        defer { close(socket) }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        inet_pton(AF_INET, host, &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { throw HTTPClientError.connect(errno) }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if let body { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
-        try writeAll(socket, Array(head.utf8) + (body ?? []))
+        let received = try exchange(Array(head.utf8) + (body ?? []), timeoutSeconds: timeoutSeconds)
+        return try Self.parse(received, bodyExpected: method != "HEAD")
+    }
+
+    /// Sends `request` exactly as given (for requests this client would not write) and parses the answer.
+    func sendRaw(_ request: String, timeoutSeconds: Int = 10) throws -> HTTPResponse {
+        try Self.parse(try exchange(Array(request.utf8), timeoutSeconds: timeoutSeconds))
+    }
+
+    /// Sends a request, stays connected for `seconds` without reading, then closes the connection: a client that
+    /// gives up on a long-poll.
+    func sendAndHangUp(after seconds: Double, _ method: String, _ path: String, headers: [(String, String)] = []) throws {
+        let socket = try connected(timeoutSeconds: 90)
+        defer { close(socket) }
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        try writeAll(socket, Array((head + "\r\n").utf8))
+        usleep(UInt32(seconds * 1_000_000))
+    }
+
+    /// Writes `bytes` on a new connection and reads until the server closes it.
+    private func exchange(_ bytes: [UInt8], timeoutSeconds: Int) throws -> [UInt8] {
+        let socket = try connected(timeoutSeconds: timeoutSeconds)
+        defer { close(socket) }
+        try writeAll(socket, bytes)
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -78,29 +87,30 @@ struct HTTPClient {
             if count <= 0 { break }
             received.append(contentsOf: buffer[0..<count])
         }
-        return try Self.parse(received, bodyExpected: method != "HEAD")
+        return received
     }
 
-    /// Sends a request, stays connected for `seconds` without reading, then closes the connection: a client that
-    /// gives up on a long-poll.
-    func sendAndHangUp(after seconds: Double, _ method: String, _ path: String, headers: [(String, String)] = []) throws {
+    /// A socket connected to the server, with a receive timeout; the caller closes it.
+    private func connected(timeoutSeconds: Int) throws -> Int32 {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw HTTPClientError.connect(errno) }
-        defer { close(socket) }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         inet_pton(AF_INET, host, &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
+        let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { throw HTTPClientError.connect(errno) }
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        try writeAll(socket, Array((head + "\r\n").utf8))
-        usleep(UInt32(seconds * 1_000_000))
+        guard result == 0 else {
+            let failure = errno
+            close(socket)
+            throw HTTPClientError.connect(failure)
+        }
+        return socket
     }
 
     private func writeAll(_ socket: Int32, _ bytes: [UInt8]) throws {
