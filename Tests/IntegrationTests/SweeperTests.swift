@@ -18,6 +18,10 @@ private struct CountRows: Statement {
 /// The housekeeping batch (Sources/Jobs/Sweeper.swift) against the test database: stale state pruned in bounded
 /// statements (more rows than one statement deletes), fresh state kept, and one run at a time.
 @Suite(.enabled(if: TestDatabase.isAvailable), .serialized) struct SweeperTests {
+    func database(keysWithPrefix prefix: String) throws -> Int64 {
+        try TestDatabase.superuser().first(CountRows(prefix: prefix))?.keys ?? -1
+    }
+
     /// As the responders' role, whose privileges (0019) must cover every step.
     func applicationSession() -> Connection { Connection(conninfo: TestDatabase.appURL ?? TestDatabase.url!) }
 
@@ -46,6 +50,28 @@ private struct CountRows: Statement {
         let left = try #require(try database.first(CountRows(prefix: prefix)))
         #expect(left.staleLimits == 0)
         #expect(left.keys == 1 && left.freshKeys == 1, "a key younger than a day is kept")
+    }
+
+    /// A step that fails (here: rate-limit state locked by another session past the sweeper's lock timeout) is
+    /// reported, and the steps after it still run.
+    @Test func aFailingStepDoesNotStopTheOthers() throws {
+        let prefix = "sweeper-step-\(UInt32.random(in: 0...UInt32.max))-"
+        try TestDatabase.superuser().executeScript(unsafeSQL: """
+            INSERT INTO idempotency_key (owner_id, key, request_hash, job_id, created_at)
+            SELECT min(id), '\(prefix)stale', '\\x00', 0, now() - interval '25 hours' FROM principal
+            """)
+        let holder = TestDatabase.superuser()
+        try holder.executeScript(unsafeSQL: "BEGIN; LOCK TABLE rate_limit_state IN ACCESS EXCLUSIVE MODE")
+        let impatient = Connection(
+            conninfo: (TestDatabase.appURL ?? TestDatabase.url!) + "&options=-c%20lock_timeout%3D200")
+        let run = try Sweeper(connection: impatient).run()
+        holder.close()
+        let summary = try #require(run)
+        #expect(summary.failures.map(\.step) == ["rate_limit_prune"])
+        #expect(summary.failures.first?.error.sqlState == .lockNotAvailable)
+        #expect(summary.idempotencyKeysPruned >= 1, "the step after the failed one ran")
+        #expect(try database(keysWithPrefix: prefix) == 0)
+        #expect(summary.description.hasSuffix("failed=rate_limit_prune"))
     }
 
     @Test func aSecondRunAtTheSameTimeDoesNothing() throws {
