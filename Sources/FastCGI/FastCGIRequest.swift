@@ -40,10 +40,10 @@ public final class FastCGIRequest: @unchecked Sendable {
     /// Marking the slot as keeping its connection stops `FCGX_Accept_r`'s implicit finish of the previous request
     /// from closing the connection just handed to it; nginx's FCGI_BEGIN_REQUEST then sets the real flag.
     ///
-    /// - Parameter clearingTimeout: replaces the receive timeout of a new TCP connection, which inherits the listening
-    ///   socket's quarter second (a unix one does not) and would cut a request short at a pause in nginx's stream,
-    ///   with nginx's own 90 s: a remote nginx that goes silent does not hold a worker for ever.
-    func accept(clearingTimeout: Bool) -> AcceptOutcome {
+    /// - Parameter replacingInheritedTimeout: gives a new TCP connection nginx's own 90 s receive timeout instead
+    ///   of the listening socket's quarter second, which it inherits (a unix one does not) and which would cut a
+    ///   request short at a pause in nginx's stream; a remote nginx that goes silent still cannot hold a worker.
+    func accept(replacingInheritedTimeout: Bool) -> AcceptOutcome {
         let connection = Glibc.accept(raw.pointee.listen_sock, nil, nil)
         if connection < 0 {
             switch errno {
@@ -51,7 +51,7 @@ public final class FastCGIRequest: @unchecked Sendable {
             default: return .nothing
             }
         }
-        if clearingTimeout {
+        if replacingInheritedTimeout {
             var nginxTimeout = timeval(tv_sec: 90, tv_usec: 0)
             setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &nginxTimeout, socklen_t(MemoryLayout<timeval>.size))
         }

@@ -44,7 +44,7 @@ public final class Listener: Sendable {
     /// Waits up to the poll interval for the next request in `slot`.
     public func accept(into slot: FastCGIRequest) -> Accepted {
         if isStopped { return .stopped }
-        switch slot.accept(clearingTimeout: isTCP) {
+        switch slot.accept(replacingInheritedTimeout: isTCP) {
         case .accepted: return .request
         case .exhausted: return .exhausted
         case .nothing: return isStopped ? .stopped : .idle
