@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "OpenSSLTests", dependencies: ["OpenSSL"], swiftSettings: settings),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: settings),
         .testTarget(name: "WebTests", dependencies: ["Web", "Domain"], swiftSettings: settings),
-        .testTarget(name: "APITests", dependencies: ["API", "Web", "Domain", "FastCGI", "Postgres"], swiftSettings: settings),
+        .testTarget(name: "APITests", dependencies: ["API", "Web", "Domain", "FastCGI", "Postgres", "Store"], swiftSettings: settings),
         .testTarget(name: "CircuitsTests", dependencies: ["Circuits"], swiftSettings: settings),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Store", "Domain"], swiftSettings: settings),
 

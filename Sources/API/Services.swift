@@ -18,7 +18,7 @@ public final class Services: Sendable {
 
     init(config: Configuration, hub: WaitHub) throws(ConfigError) {
         tokens = try TokenService(config: config)
-        authenticator = Authenticator(tokens: tokens)
+        authenticator = Authenticator(tokens: tokens, allowances: RateAllowances())
         self.hub = hub
     }
 }

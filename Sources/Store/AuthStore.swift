@@ -10,12 +10,12 @@ public struct AuthStore {
         self.connection = connection
     }
 
-    /// The key with this public prefix and its owner, or nil when no key has it. When `hash` matches a usable key
-    /// the request is counted against the owner's rate limit in the same call.
+    /// The key with this public prefix and its owner, or nil when no key has it. When `hash` matches a usable key,
+    /// up to `wanted` requests are taken from the owner's rate limit in the same call (none when `wanted` is 0).
     public func apiKey(
-        prefix: String, hash: [UInt8], now: Timestamp? = nil, readingAhead ahead: ReadAhead? = nil
+        prefix: String, hash: [UInt8], wanted: Int = 1, now: Timestamp? = nil, readingAhead ahead: ReadAhead? = nil
     ) throws -> ApiKeyAuthentication? {
-        try connection.first(AuthApiKey(prefix: prefix, hash: hash, now: now), readingAhead: ahead)
+        try connection.first(AuthApiKey(prefix: prefix, hash: hash, wanted: wanted, now: now), readingAhead: ahead)
     }
 
     /// The principal registered for a certificate fingerprint, or nil.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// Limits kept in PostgreSQL hold across both responder processes.
@@ -29,6 +30,34 @@ import Testing
         #expect(refused.header("RateLimit-Limit") == "4")
         #expect(refused.header("RateLimit-Remaining") == "0")
         #expect(refused.header("RateLimit-Reset") != nil)
+    }
+
+    /// A busy key is counted by allowances (several requests taken at once, counted down in each process): from
+    /// eight connections at once, over both processes, it still gets no more than its burst, and what was served
+    /// was taken from the shared bucket first.
+    @Test func aBusyKeyGetsNoMoreThanItsBurstAcrossProcesses() throws {
+        let role = "busy" + UUID().uuidString.prefix(6).lowercased()
+        let created = try Fixtures.admin.send(
+            "PUT", "/api/v1/roles/\(role)",
+            json: #"{"permissions":["job:read"],"rate_per_minute":1,"rate_per_hour":1000,"rate_burst":40}"#)
+        #expect(created.status == 201)
+        let user = try Fixtures.user("busy", roles: [role])
+        let answers = Mutex<[HTTPResponse]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<12 {
+                if let response = try? user.get("/api/v1/me") { answers.withLock { $0.append(response) } }
+            }
+        }
+        let all = answers.withLock { $0 }
+        #expect(all.count == 96)
+        let served = all.filter { $0.status == 200 }.count
+        #expect(served <= 40 && served >= 20, "\(served) served")
+        #expect(all.allSatisfy { $0.status == 200 || $0.status == 429 })
+        #expect(all.filter { $0.status == 429 }.allSatisfy { Int($0.header("Retry-After") ?? "") ?? 0 >= 1 })
+        let taken = try Fixtures.sql(
+            "SELECT s.hour_count FROM rate_limit_state s JOIN principal p ON s.subject = 'p:' || p.id "
+                + "WHERE p.name = '\(user.name)'")
+        #expect(Int(taken).map { $0 >= served && $0 <= 40 } == true, "taken \(taken), served \(served)")
     }
 
     /// Keys and tokens that fail, and missing credentials, are charged to the client's address with the anonymous

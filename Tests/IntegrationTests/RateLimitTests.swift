@@ -1,4 +1,5 @@
 import Domain
+import Postgres
 import Store
 import Testing
 
@@ -38,5 +39,88 @@ import Testing
         let decision = try store.rateLimitHit(subject: "a:test-\(Int.random(in: 0..<1_000_000))", now: start)
         #expect(decision.isAllowed)
         #expect(decision.limit > 0)
+    }
+}
+
+private struct BucketRow: Statement {
+    static let sql = "SELECT hour_count FROM rate_limit_state WHERE subject = 'p:' || $1::bigint"
+    typealias Row = Int64
+    let principalID: Int64
+    var binds: [PostgresValue] { [.int(principalID)] }
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
+private struct LastUsed: Statement {
+    static let sql = "SELECT epoch_us(last_used_at) FROM api_key WHERE prefix = $1::text"
+    typealias Row = Int64?
+    let prefix: String
+    var binds: [PostgresValue] { [.text(prefix)] }
+    static func decode(_ row: ResultRow) throws -> Int64? { try row.optionalInt(0) }
+}
+
+/// Authenticating an API key (`AuthApiKey`): it takes from the owner's bucket only what it is asked for, only with
+/// the key's secret, and never more than a quarter of what is left at once.
+@Suite(.enabled(if: TestDatabase.isAvailable)) struct ApiKeyRateLimitTests {
+    let connection = TestDatabase.superuser()
+    let start = Timestamp(rfc3339: "2030-01-01T00:00:00Z")!
+    let hash = [UInt8](repeating: 3, count: 32)
+
+    /// A principal with a role of its own (burst 40, one request a minute, 1,000 an hour) and one key.
+    func keyOfAFreshPrincipal() throws -> (prefix: String, principalID: Int64) {
+        let tag = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let role = "allowance-\(tag)"
+        try connection.executeScript(unsafeSQL: """
+            INSERT INTO role (name, description, permissions, rate_per_minute, rate_per_hour, rate_burst)
+            VALUES ('\(role)', 'test', '{job:read}', 1, 1000, 40)
+            """)
+        let principal = try PrincipalStore(connection: connection).create(
+            name: "allowance-\(tag)", kind: .service, displayName: "", email: nil, passwordHash: nil, roles: [role])
+        let prefix = "sy_" + String(("al" + tag + "xxxxxxxx").prefix(9))
+        _ = try ApiKeyStore(connection: connection).insert(
+            prefix: prefix, hash: hash, principalID: principal.id, isSession: false, scopes: ["*"], description: "",
+            expiresAt: nil)
+        return (prefix, principal.id)
+    }
+
+    @Test func askingForNothingCountsNothingAndStillNotesTheUse() throws {
+        let key = try keyOfAFreshPrincipal()
+        let found = try #require(try AuthStore(connection: connection).apiKey(
+            prefix: key.prefix, hash: hash, wanted: 0, now: start))
+        #expect(found.principal.id == key.principalID)
+        #expect(found.rateLimit == nil)
+        #expect(try connection.first(BucketRow(principalID: key.principalID)) == nil)
+        #expect(try connection.first(LastUsed(prefix: key.prefix)) == start.microseconds)
+    }
+
+    @Test func aWrongSecretTakesNothing() throws {
+        let key = try keyOfAFreshPrincipal()
+        var wrong = hash
+        wrong[0] ^= 1
+        for _ in 0..<8 {
+            let found = try #require(try AuthStore(connection: connection).apiKey(
+                prefix: key.prefix, hash: wrong, wanted: 64, now: start))
+            #expect(found.rateLimit == nil)
+        }
+        #expect(try connection.first(BucketRow(principalID: key.principalID)) == nil)
+        #expect(try connection.first(LastUsed(prefix: key.prefix)) == .some(nil))
+    }
+
+    @Test func grantsAreAtMostAQuarterOfWhatIsLeftAndAddUpToTheBurst() throws {
+        let key = try keyOfAFreshPrincipal()
+        let store = AuthStore(connection: connection)
+        var left = 40
+        var granted: [Int] = []
+        while let grant = try store.apiKey(prefix: key.prefix, hash: hash, wanted: 64, now: start)?.rateLimit,
+              grant.granted > 0 {
+            #expect(grant.granted == max(1, left / 4), "left \(left)")
+            left -= grant.granted
+            #expect(grant.decision.remaining == left)
+            granted.append(grant.granted)
+            if granted.count > 40 { break }
+        }
+        #expect(granted.reduce(0, +) == 40, "\(granted)")
+        #expect(try connection.first(BucketRow(principalID: key.principalID)) == 40)
+        let refused = try #require(try store.apiKey(prefix: key.prefix, hash: hash, wanted: 64, now: start)?.rateLimit)
+        #expect(refused.granted == 0 && !refused.decision.isAllowed && refused.decision.retryAfterSeconds == 60)
     }
 }

@@ -30,8 +30,8 @@ private struct CountRows: Statement {
         let prefix = "sweeper-test-\(UInt32.random(in: 0...UInt32.max))-"
         let staleLimits = Sweeper.pruneBatch * 2 + 500
         try database.executeScript(unsafeSQL: """
-            INSERT INTO rate_limit_state (subject, tat, hour_start, hour_count, last_allowed)
-            SELECT '\(prefix)' || g, now() - interval '2 hours', date_trunc('hour', now()) - interval '2 hours', 1, true
+            INSERT INTO rate_limit_state (subject, tat, hour_start, hour_count, last_granted)
+            SELECT '\(prefix)' || g, now() - interval '2 hours', date_trunc('hour', now()) - interval '2 hours', 1, 1
             FROM generate_series(1, \(staleLimits)) g;
             INSERT INTO idempotency_key (owner_id, key, request_hash, job_id, created_at)
             SELECT (SELECT min(id) FROM principal), '\(prefix)' || g, '\\x00', g, now() - interval '25 hours'

@@ -6,12 +6,13 @@ import Web
 /// Turns the credentials a request presents into an `Identity`, in the documented order: a TLS client
 /// certificate nginx verified, then `Authorization: Bearer <key or token>`, then `X-API-Key`.
 ///
-/// Each path costs one database round trip, which also counts the request against the principal's rate limit and
-/// carries the route's read sent ahead.
+/// Each path costs one database round trip, which also counts the request against the principal's rate limit (for
+/// a busy key, by taking an allowance now and then: `RateAllowances`) and carries the route's read sent ahead.
 /// Failures are 401 problems with a type per cause; a wrong secret for a known key gets the same answer as an
 /// unknown key, so a key's prefix reveals nothing about it.
 struct Authenticator {
     let tokens: TokenService
+    let allowances: RateAllowances
 
     /// The outcome of authentication.
     struct Outcome {
@@ -60,8 +61,12 @@ struct Authenticator {
         let unknown = Failure(
             problem: .unauthenticated(.invalidCredential, detail: "The API key is not valid.", error: "invalid_token"),
             reason: "key-unknown")
+        let claim = allowances.claim(keyPrefix: prefix, hash: hash)
+        let wanted = if case .take(let wanted) = claim { wanted } else { 0 }
+        var authenticated = false
+        defer { if !authenticated { allowances.forget(keyPrefix: prefix) } }
         guard let found = try AuthStore(connection: context.connection).apiKey(
-            prefix: prefix, hash: hash, readingAhead: context.readAhead) else {
+            prefix: prefix, hash: hash, wanted: wanted, readingAhead: context.readAhead) else {
             throw unknown
         }
         guard ConstantTime.equals(found.secretHash, hash) else {
@@ -82,6 +87,13 @@ struct Authenticator {
         }
         try requireActive(found.principal)
         context.failedPrincipal = nil
+        authenticated = true
+        let rateLimit: RateLimitDecision? = switch claim {
+        case .held(_, let decision): decision
+        case .take: found.rateLimit.map {
+            allowances.record(keyPrefix: prefix, hash: hash, principalID: found.principal.id, grant: $0)
+        }
+        }
         let owner = PermissionSet(found.principal.permissions.compactMap(Permission.init))
         let scopes = PermissionSet(found.scopes.compactMap(Permission.init))
         // A grace-period expiry of a rotated key is also when it stops working.
@@ -91,7 +103,7 @@ struct Authenticator {
                 principalID: found.principal.id, principalName: found.principal.name, principalKind: found.principal.kind,
                 roles: found.principal.roles, permissions: owner.intersection(scopes), principalPermissions: owner,
                 credential: Credential(kind: found.isSession ? .sessionKey : .apiKey, keyPrefix: prefix, expiresAt: endsAt)),
-            rateLimit: found.rateLimit)
+            rateLimit: rateLimit)
     }
 
     private func authenticateToken(_ token: String, context: RequestContext) throws -> Outcome {

@@ -1,25 +1,44 @@
 import Domain
 import Postgres
 
-/// The API key with this prefix, its owner and, when the hash matches a usable key, the rate-limit hit.
+/// The API key with this prefix and its owner. When the hash matches a usable key, its last use is noted (at most once
+/// a minute) and, when `wanted` is above 0, up to `wanted` requests are taken from the owner's rate limit
+/// (`rate_limit_take`, 0020); with `wanted` 0 (the responder holds an allowance) nothing is written in most calls.
+/// `OFFSET 0` keeps the take a subquery of its own, whose condition is checked before the function runs; flattened
+/// into the join, the function ran first and the condition only filtered its row, so a wrong secret was counted.
 struct AuthApiKey: Statement {
     static let sql = """
-        SELECT key_id, secret_hash, key_kind, scopes, epoch_us(expires_at), epoch_us(revoked_at),
-               principal_id, principal_name, principal_kind, is_active, roles, permissions,
-               rate_limit, rate_allowed, rate_remaining, rate_reset, rate_retry_after
-        FROM auth_api_key($1::text, $2::bytea, coalesce($3::timestamptz, now()))
+        WITH found AS (
+            SELECT k.id, k.secret_hash, k.kind, k.scopes, k.expires_at, k.revoked_at, k.last_used_at,
+                   p.id AS principal_id, p.name, p.kind AS principal_kind, p.is_active, p.roles, p.permissions,
+                   p.rate_per_minute, p.rate_per_hour, p.rate_burst, t.at,
+                   k.secret_hash = $2::bytea AND p.is_active AND (k.revoked_at IS NULL OR k.revoked_at > t.at)
+                       AND (k.expires_at IS NULL OR k.expires_at > t.at) AS usable
+            FROM (SELECT coalesce($3::timestamptz, now()) AS at) t, api_key k JOIN principal p ON p.id = k.principal_id
+            WHERE k.prefix = $1::text),
+        touched AS (
+            UPDATE api_key k SET last_used_at = f.at FROM found f
+            WHERE k.id = f.id AND f.usable AND (f.last_used_at IS NULL OR f.last_used_at < f.at - interval '1 minute'))
+        SELECT f.id, f.secret_hash, f.kind, f.scopes, epoch_us(f.expires_at), epoch_us(f.revoked_at),
+               f.principal_id, f.name, f.principal_kind, f.is_active, f.roles, f.permissions,
+               f.rate_burst, r.granted, r.remaining, r.reset_seconds, r.retry_after_seconds
+        FROM found f LEFT JOIN LATERAL (
+            SELECT * FROM rate_limit_take('p:' || f.principal_id, f.rate_per_minute, f.rate_per_hour, f.rate_burst, f.at,
+                                          CASE WHEN f.usable THEN $4::integer ELSE 0 END)
+            WHERE f.usable AND $4::integer > 0 OFFSET 0) r ON true
         """
     typealias Row = ApiKeyAuthentication
     let prefix: String
     let hash: [UInt8]
+    let wanted: Int
     let now: Timestamp?
-    var binds: [PostgresValue] { [.text(prefix), .bytes(hash), .text(now?.rfc3339)] }
+    var binds: [PostgresValue] { [.text(prefix), .bytes(hash), .text(now?.rfc3339), .int(Int64(wanted))] }
     static func decode(_ row: ResultRow) throws -> Row {
         ApiKeyAuthentication(
             keyID: try row.int(0), secretHash: try row.bytes(1), isSession: try row.string(2) == "session",
             scopes: try row.stringArray(3), expiresAt: try row.optionalInt(4).map(Timestamp.init(microseconds:)),
             revokedAt: try row.optionalInt(5).map(Timestamp.init(microseconds:)),
-            principal: try PrincipalFacts(row, from: 6), rateLimit: try RateLimitDecision(row, from: 12))
+            principal: try PrincipalFacts(row, from: 6), rateLimit: try RateLimitGrant(row, from: 12))
     }
 }
 
@@ -113,7 +132,7 @@ public struct PrincipalFacts: Sendable, Equatable {
     }
 }
 
-/// What `auth_api_key` found for a prefix.
+/// What `AuthApiKey` found for a prefix.
 public struct ApiKeyAuthentication: Sendable {
     public let keyID: Int64
     public let secretHash: [UInt8]
@@ -122,8 +141,30 @@ public struct ApiKeyAuthentication: Sendable {
     public let expiresAt: Timestamp?
     public let revokedAt: Timestamp?
     public let principal: PrincipalFacts
-    /// Nil when the key was not usable (nothing was counted).
-    public let rateLimit: RateLimitDecision?
+    /// Nil when nothing was asked for or the key was not usable (nothing was counted).
+    public let rateLimit: RateLimitGrant?
+}
+
+/// Requests taken from a principal's rate limit in one call, and the decision for the first of them.
+public struct RateLimitGrant: Sendable, Equatable {
+    /// How many were taken: 0 is a refusal.
+    public let granted: Int
+    /// `remaining` counts what is left after all `granted` were taken.
+    public let decision: RateLimitDecision
+
+    public init(granted: Int, decision: RateLimitDecision) {
+        self.granted = granted
+        self.decision = decision
+    }
+
+    /// Decodes `limit, granted, remaining, reset, retry_after` columns; nil when `granted` is NULL (nothing asked).
+    init?(_ row: ResultRow, from column: Int) throws {
+        if row.isNull(column + 1) { return nil }
+        granted = Int(try row.int(column + 1))
+        decision = RateLimitDecision(
+            isAllowed: granted > 0, limit: Int(try row.int(column)), remaining: Int(try row.int(column + 2)),
+            resetSeconds: Int(try row.int(column + 3)), retryAfterSeconds: Int(try row.int(column + 4)))
+    }
 }
 
 /// What `auth_certificate` found for a fingerprint.

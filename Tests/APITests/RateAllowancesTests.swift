@@ -1,0 +1,96 @@
+import Domain
+import Store
+import Testing
+
+@testable import API
+
+/// A process's allowances: spent only with the key's secret, grown with demand, dropped when they expire.
+@Suite struct RateAllowancesTests {
+    let start = ContinuousClock.now
+    let hash = [UInt8](repeating: 7, count: 32)
+
+    func grant(_ granted: Int, remaining: Int, reset: Int = 30) -> RateLimitGrant {
+        RateLimitGrant(
+            granted: granted,
+            decision: RateLimitDecision(
+                isAllowed: granted > 0, limit: 50, remaining: remaining, resetSeconds: reset,
+                retryAfterSeconds: granted > 0 ? 0 : 3))
+    }
+
+    func at(_ milliseconds: Int) -> ContinuousClock.Instant { start + .milliseconds(milliseconds) }
+
+    @Test func demandGrowsTheAllowanceAndItIsSpentBeforeTheDatabaseIsAskedAgain() {
+        let allowances = RateAllowances()
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(0)) == .take(wanted: 1))
+        let first = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(1, remaining: 49), now: at(0))
+        #expect(first.remaining == 49)
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(10)) == .take(wanted: 2))
+        let second = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(2, remaining: 47), now: at(10))
+        #expect(second.remaining == 48, "the bucket's 47 and the one this process keeps")
+        guard case .held(let principal, let decision) = allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(20)) else {
+            Issue.record("the kept request was not spent")
+            return
+        }
+        #expect(principal == 9)
+        #expect(decision.isAllowed && decision.remaining == 47 && decision.limit == 50)
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(30)) == .take(wanted: 4))
+    }
+
+    @Test func anotherKeyOfThePrincipalSpendsTheSameAllowanceOnceItIsKnown() {
+        let allowances = RateAllowances()
+        _ = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(3, remaining: 40), now: at(0))
+        let otherHash = [UInt8](repeating: 8, count: 32)
+        #expect(allowances.claim(keyPrefix: "sy_b", hash: otherHash, now: at(1)) == .take(wanted: 1), "not known yet")
+        _ = allowances.record(keyPrefix: "sy_b", hash: otherHash, principalID: 9, grant: grant(4, remaining: 30), now: at(2))
+        if case .held(let principal, _) = allowances.claim(keyPrefix: "sy_b", hash: otherHash, now: at(3)) {
+            #expect(principal == 9)
+        } else {
+            Issue.record("the principal's allowance was not spent")
+        }
+    }
+
+    @Test func aWrongSecretNeverSpendsTheAllowance() {
+        let allowances = RateAllowances()
+        _ = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(8, remaining: 40), now: at(0))
+        var wrong = hash
+        wrong[31] ^= 1
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: wrong, now: at(1)) == .take(wanted: 1))
+        if case .held = allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(2)) {} else {
+            Issue.record("the right secret found nothing left")
+        }
+    }
+
+    @Test func anExpiredAllowanceIsNotSpentAndTheNextIsSizedByWhatWasUsed() {
+        let allowances = RateAllowances()
+        _ = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(10, remaining: 30), now: at(0))
+        for millisecond in 1...2 {
+            if case .take = allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(millisecond)) {
+                Issue.record("an allowance with requests left was not spent")
+            }
+        }
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(2_001)) == .take(wanted: 3))
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(9_000)) == .take(wanted: 1), "idle: start small")
+    }
+
+    @Test func aRefusalOrAFailedKeyLeavesNothingToSpend() {
+        let allowances = RateAllowances()
+        _ = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(8, remaining: 40), now: at(0))
+        let refused = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(0, remaining: 0), now: at(1))
+        #expect(!refused.isAllowed && refused.retryAfterSeconds == 3)
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(2)) == .take(wanted: 1))
+
+        _ = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(8, remaining: 40), now: at(3))
+        allowances.forget(keyPrefix: "sy_a")
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(4)) == .take(wanted: 1))
+    }
+
+    @Test func theAskNeverExceedsTheLargest() {
+        let allowances = RateAllowances()
+        _ = allowances.record(
+            keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(RateAllowances.largest, remaining: 900), now: at(0))
+        for millisecond in 1..<RateAllowances.largest {
+            _ = allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(millisecond))
+        }
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(100)) == .take(wanted: RateAllowances.largest))
+    }
+}
