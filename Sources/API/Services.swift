@@ -12,13 +12,14 @@ public final class Services: Sendable {
     /// Loads key material; unreadable or unusable keys are configuration errors (exit 78 at start).
     ///
     /// - Parameter hub: the parked long-polls' hub; tests pass one with a small capacity.
+    /// - Parameter allowances: the process's rate-limit allowances; tests pass ones that last.
     public convenience init(config: Configuration) throws(ConfigError) {
         try self.init(config: config, hub: WaitHub())
     }
 
-    init(config: Configuration, hub: WaitHub) throws(ConfigError) {
+    init(config: Configuration, hub: WaitHub, allowances: RateAllowances = RateAllowances()) throws(ConfigError) {
         tokens = try TokenService(config: config)
-        authenticator = Authenticator(tokens: tokens, allowances: RateAllowances())
+        authenticator = Authenticator(tokens: tokens, allowances: allowances)
         self.hub = hub
     }
 }

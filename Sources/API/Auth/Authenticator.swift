@@ -63,16 +63,18 @@ struct Authenticator {
             reason: "key-unknown")
         let claim = allowances.claim(keyPrefix: prefix, hash: hash)
         let wanted = if case .take(let wanted) = claim { wanted } else { 0 }
-        var authenticated = false
-        defer { if !authenticated { allowances.forget(keyPrefix: prefix) } }
         guard let found = try AuthStore(connection: context.connection).apiKey(
             prefix: prefix, hash: hash, wanted: wanted, readingAhead: context.readAhead) else {
+            allowances.forget(keyPrefix: prefix)
             throw unknown
         }
+        // A wrong secret leaves the allowance alone: anyone may present a key's public prefix.
         guard ConstantTime.equals(found.secretHash, hash) else {
             context.failedPrincipal = (found.principal.id, found.principal.name)
             throw Failure(problem: unknown.problem, reason: "key-wrong-secret")
         }
+        var usable = false
+        defer { if !usable { allowances.forget(keyPrefix: prefix) } }
         let now = context.receivedAt
         context.failedPrincipal = (found.principal.id, found.principal.name)
         if let revokedAt = found.revokedAt, revokedAt <= now {
@@ -87,7 +89,7 @@ struct Authenticator {
         }
         try requireActive(found.principal)
         context.failedPrincipal = nil
-        authenticated = true
+        usable = true
         let rateLimit: RateLimitDecision? = switch claim {
         case .held(_, let decision): decision
         case .take: found.rateLimit.map {

@@ -24,8 +24,8 @@ final class RateAllowances: Sendable {
         case take(wanted: Int)
     }
 
-    /// How long an allowance may be spent.
-    static let lifetime = Duration.seconds(2)
+    /// How long an allowance may be spent: 2 s in the responders; tests that count takes use longer.
+    let lifetime: Duration
     /// The most requests asked for at once.
     static let largest = 64
     /// Principals and keys remembered before the table is cleared (each a few dozen bytes).
@@ -54,6 +54,10 @@ final class RateAllowances: Sendable {
 
     private let table = Mutex(Table())
 
+    init(lifetime: Duration = .seconds(2)) {
+        self.lifetime = lifetime
+    }
+
     /// Spends one request of the allowance of the principal owning the key with `prefix`, when `hash` is that key's,
     /// or says how many to take.
     func claim(keyPrefix prefix: String, hash: [UInt8], now: ContinuousClock.Instant = .now) -> Claim {
@@ -74,7 +78,7 @@ final class RateAllowances: Sendable {
             if now < allowance.expires {
                 return .take(wanted: min(Self.largest, allowance.granted * 2))
             }
-            if now < allowance.expires + Self.lifetime {
+            if now < allowance.expires + lifetime {
                 return .take(wanted: max(1, min(Self.largest, allowance.spent)))
             }
             return .take(wanted: 1)
@@ -98,7 +102,7 @@ final class RateAllowances: Sendable {
             }
             table.keys[prefix] = Key(principalID: principalID, secretHash: hash)
             table.byPrincipal[principalID] = Allowance(
-                left: grant.granted - 1, spent: 1, granted: grant.granted, expires: now + Self.lifetime,
+                left: grant.granted - 1, spent: 1, granted: grant.granted, expires: now + lifetime,
                 limit: decision.limit, remainingInBucket: decision.remaining,
                 fullAt: now + .seconds(decision.resetSeconds))
         }

@@ -1,0 +1,80 @@
+@testable import API
+import Domain
+import Postgres
+import Store
+import Testing
+import Web
+
+private struct TakenThisHour: Statement {
+    static let sql = "SELECT hour_count FROM rate_limit_state WHERE subject = 'p:' || $1::bigint"
+    typealias Row = Int64
+    let principalID: Int64
+    var binds: [PostgresValue] { [.int(principalID)] }
+    static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
+/// Allowances as one responder process keeps them, through the real pipeline against the test database: what the
+/// bucket gave out (`hour_count`) shows whether a request spent the process's allowance or took from the database.
+@Suite(.enabled(if: TestDatabase.isAvailable)) struct RateAllowanceTests {
+    let app: App
+    let services: Services
+    let config: Configuration
+    let key: String
+    let principalID: Int64
+    let session: Connection
+
+    init() throws {
+        var config = Configuration()
+        config.databaseURI = TestDatabase.appURL ?? TestDatabase.url!
+        self.config = config
+        app = try App(config: config)
+        // Allowances that outlast the test, so the counts below do not depend on how fast it runs.
+        services = try Services(config: config, hub: WaitHub(), allowances: RateAllowances(lifetime: .seconds(3600)))
+        session = Connection(conninfo: config.connectionString(applicationName: "allowance-test"))
+        let superuser = TestDatabase.superuser()
+        let name = "allowance-\(UInt32.random(in: 0...UInt32.max))"
+        principalID = try PrincipalStore(connection: superuser).create(
+            name: name, kind: .user, displayName: name, email: nil, passwordHash: nil, roles: ["user"]).id
+        let secret = try ApiKeySecret.generate()
+        _ = try ApiKeyStore(connection: superuser).insert(
+            prefix: secret.prefix, hash: secret.hash, principalID: principalID, isSession: false, scopes: ["*"],
+            description: "RateAllowanceTests", expiresAt: nil)
+        key = secret.key
+    }
+
+    func me(with presented: String) -> Int {
+        let request = Request(
+            cgiParameters: [
+                ("REQUEST_METHOD", "GET"), ("DOCUMENT_URI", "/api/v1/me"), ("HTTP_AUTHORIZATION", "Bearer \(presented)"),
+                ("REQUEST_ID", "allowance-\(UInt32.random(in: 0...UInt32.max))"),
+            ],
+            body: [])
+        let context = RequestContext(request: request, connection: session, config: config, services: services)
+        guard case .response(let response) = app.respond(to: request, context: context) else { return 0 }
+        return response.status
+    }
+
+    func taken() throws -> Int64? { try TestDatabase.superuser().first(TakenThisHour(principalID: principalID)) }
+
+    @Test func aWrongSecretWithTheKeysPrefixLeavesTheAllowanceAlone() throws {
+        #expect(me(with: key) == 200)
+        #expect(me(with: key) == 200)
+        #expect(try taken() == 3, "one request, then two at once (the user role's bucket has 50)")
+        let wrong = String(key.dropLast()) + (key.last == "A" ? "B" : "A")
+        #expect(me(with: wrong) == 401)
+        #expect(me(with: key) == 200)
+        #expect(try taken() == 3, "the request kept by the second take was spent, nothing new was taken")
+        #expect(me(with: key) == 200)
+        #expect(try taken() == 7, "then four more")
+    }
+
+    @Test func aRevokedKeyIsRefusedAtOnceThoughItsAllowanceHadRequestsLeft() throws {
+        #expect(me(with: key) == 200)
+        #expect(me(with: key) == 200)
+        let prefix = String(key.prefix(12))
+        try TestDatabase.superuser().executeScript(
+            unsafeSQL: "UPDATE api_key SET revoked_at = now() - interval '1 second' WHERE prefix = '\(prefix)'")
+        #expect(me(with: key) == 401)
+        #expect(try taken() == 3)
+    }
+}
