@@ -18,6 +18,16 @@ public struct AuthStore {
         try connection.first(AuthApiKey(prefix: prefix, hash: hash, wanted: wanted, now: now), readingAhead: ahead)
     }
 
+    /// Takes up to `wanted` requests from a principal's bucket, for a key read without counting.
+    public func takeFromRateLimit(
+        principalID: Int64, limits: RateLimits, wanted: Int, now: Timestamp? = nil
+    ) throws -> RateLimitGrant {
+        guard let grant = try connection.first(
+            RateLimitTake(principalID: principalID, limits: limits, wanted: wanted, now: now))
+        else { throw DatabaseError(sqlState: SQLState("22004"), message: "rate_limit_take returned no row") }
+        return grant
+    }
+
     /// The principal registered for a certificate fingerprint, or nil.
     public func certificate(
         fingerprint: [UInt8], now: Timestamp? = nil, readingAhead ahead: ReadAhead? = nil

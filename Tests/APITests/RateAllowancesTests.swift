@@ -21,7 +21,8 @@ import Testing
 
     @Test func demandGrowsTheAllowanceAndItIsSpentBeforeTheDatabaseIsAskedAgain() {
         let allowances = RateAllowances()
-        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(0)) == .take(wanted: 1))
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(0)) == .unknownKey)
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, principalID: 9, now: at(0)) == .take(wanted: 1))
         let first = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(1, remaining: 49), now: at(0))
         #expect(first.remaining == 49)
         #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(10)) == .take(wanted: 2))
@@ -36,17 +37,21 @@ import Testing
         #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(30)) == .take(wanted: 4))
     }
 
-    @Test func anotherKeyOfThePrincipalSpendsTheSameAllowanceOnceItIsKnown() {
+    @Test func anotherKeyOfThePrincipalSpendsTheSameAllowanceOnceItsOwnerIsKnown() {
         let allowances = RateAllowances()
         _ = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(3, remaining: 40), now: at(0))
         let otherHash = [UInt8](repeating: 8, count: 32)
-        #expect(allowances.claim(keyPrefix: "sy_b", hash: otherHash, now: at(1)) == .take(wanted: 1), "not known yet")
-        _ = allowances.record(keyPrefix: "sy_b", hash: otherHash, principalID: 9, grant: grant(4, remaining: 30), now: at(2))
-        if case .held(let principal, _) = allowances.claim(keyPrefix: "sy_b", hash: otherHash, now: at(3)) {
+        #expect(allowances.claim(keyPrefix: "sy_b", hash: otherHash, now: at(1)) == .unknownKey, "read it first")
+        for millisecond in 2...3 {
+            guard case .held(let principal, _) = allowances.claim(
+                keyPrefix: "sy_b", hash: otherHash, principalID: 9, now: at(millisecond))
+            else {
+                Issue.record("the principal's allowance was not spent")
+                return
+            }
             #expect(principal == 9)
-        } else {
-            Issue.record("the principal's allowance was not spent")
         }
+        #expect(allowances.claim(keyPrefix: "sy_b", hash: otherHash, now: at(4)) == .take(wanted: 6), "ran out early")
     }
 
     @Test func aWrongSecretNeverSpendsTheAllowance() {
@@ -54,7 +59,7 @@ import Testing
         _ = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(8, remaining: 40), now: at(0))
         var wrong = hash
         wrong[31] ^= 1
-        #expect(allowances.claim(keyPrefix: "sy_a", hash: wrong, now: at(1)) == .take(wanted: 1))
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: wrong, now: at(1)) == .unknownKey)
         if case .held = allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(2)) {} else {
             Issue.record("the right secret found nothing left")
         }
@@ -74,14 +79,14 @@ import Testing
 
     @Test func aRefusalOrAFailedKeyLeavesNothingToSpend() {
         let allowances = RateAllowances()
-        _ = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(8, remaining: 40), now: at(0))
+        _ = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(1, remaining: 0), now: at(0))
         let refused = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(0, remaining: 0), now: at(1))
         #expect(!refused.isAllowed && refused.retryAfterSeconds == 3)
         #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(2)) == .take(wanted: 1))
 
         _ = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(8, remaining: 40), now: at(3))
         allowances.forget(keyPrefix: "sy_a")
-        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(4)) == .take(wanted: 1))
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(4)) == .unknownKey)
     }
 
     @Test func theAskNeverExceedsTheLargest() {
@@ -92,5 +97,42 @@ import Testing
             _ = allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(millisecond))
         }
         #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(100)) == .take(wanted: RateAllowances.largest))
+    }
+}
+
+/// What a take adds to requests the principal already holds in the process.
+@Suite struct RateAllowanceMergingTests {
+    let start = ContinuousClock.now
+    let hash = [UInt8](repeating: 7, count: 32)
+    let otherHash = [UInt8](repeating: 8, count: 32)
+
+    func grant(_ granted: Int, remaining: Int) -> RateLimitGrant {
+        RateLimitGrant(
+            granted: granted,
+            decision: RateLimitDecision(
+                isAllowed: granted > 0, limit: 50, remaining: remaining, resetSeconds: 30,
+                retryAfterSeconds: granted > 0 ? 0 : 3))
+    }
+
+    @Test func aNewKeysTakeAddsToWhatThePrincipalHolds() {
+        let allowances = RateAllowances()
+        _ = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(8, remaining: 40), now: start)
+        let second = allowances.record(
+            keyPrefix: "sy_b", hash: otherHash, principalID: 9, grant: grant(1, remaining: 39), now: start + .milliseconds(1))
+        #expect(second.remaining == 39 + 7, "the seven still held are kept")
+        var held = 0
+        while case .held = allowances.claim(keyPrefix: "sy_a", hash: hash, now: start + .milliseconds(2)) { held += 1 }
+        #expect(held == 7)
+    }
+
+    @Test func anEmptyBucketStillLetsHeldRequestsBeSpent() {
+        let allowances = RateAllowances()
+        _ = allowances.record(keyPrefix: "sy_a", hash: hash, principalID: 9, grant: grant(2, remaining: 0), now: start)
+        let refusedButHeld = allowances.record(
+            keyPrefix: "sy_b", hash: otherHash, principalID: 9, grant: grant(0, remaining: 0), now: start + .milliseconds(1))
+        #expect(refusedButHeld.isAllowed && refusedButHeld.remaining == 0)
+        let refused = allowances.record(
+            keyPrefix: "sy_b", hash: otherHash, principalID: 9, grant: grant(0, remaining: 0), now: start + .milliseconds(2))
+        #expect(!refused.isAllowed && refused.retryAfterSeconds == 3)
     }
 }

@@ -124,3 +124,25 @@ private struct LastUsed: Statement {
         #expect(refused.granted == 0 && !refused.decision.isAllowed && refused.decision.retryAfterSeconds == 60)
     }
 }
+
+private struct PlanCounts: Statement {
+    static let sql = """
+        SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH found AS%'
+        """
+    typealias Row = (generic: Int64, custom: Int64)
+    var binds: [PostgresValue] { [] }
+    static func decode(_ row: ResultRow) throws -> Row { (try row.int(0), try row.int(1)) }
+}
+
+extension ApiKeyRateLimitTests {
+    /// Planning the statement took about as long as running it twice: it must settle on one generic plan.
+    @Test func theKeyStatementIsPlannedOnce() throws {
+        let key = try keyOfAFreshPrincipal()
+        let session = TestDatabase.superuser()
+        for wanted in [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0] {
+            _ = try AuthStore(connection: session).apiKey(prefix: key.prefix, hash: hash, wanted: wanted)
+        }
+        let plans = try #require(try session.first(PlanCounts()))
+        #expect(plans.custom <= 5 && plans.generic >= 7, "\(plans)")
+    }
+}

@@ -90,12 +90,8 @@ struct Authenticator {
         try requireActive(found.principal)
         context.failedPrincipal = nil
         usable = true
-        let rateLimit: RateLimitDecision? = switch claim {
-        case .held(_, let decision): decision
-        case .take: found.rateLimit.map {
-            allowances.record(keyPrefix: prefix, hash: hash, principalID: found.principal.id, grant: $0)
-        }
-        }
+        let rateLimit = try rateLimitDecision(
+            claim: claim, prefix: prefix, hash: hash, found: found, context: context)
         let owner = PermissionSet(found.principal.permissions.compactMap(Permission.init))
         let scopes = PermissionSet(found.scopes.compactMap(Permission.init))
         // A grace-period expiry of a rotated key is also when it stops working.
@@ -106,6 +102,31 @@ struct Authenticator {
                 roles: found.principal.roles, permissions: owner.intersection(scopes), principalPermissions: owner,
                 credential: Credential(kind: found.isSession ? .sessionKey : .apiKey, keyPrefix: prefix, expiresAt: endsAt)),
             rateLimit: rateLimit)
+    }
+
+    /// The decision for a key's request: from the allowance, from what the key's read took, or (for a key this
+    /// process had not seen) from the principal's allowance or a take after the read.
+    private func rateLimitDecision(
+        claim: RateAllowances.Claim, prefix: String, hash: [UInt8], found: ApiKeyAuthentication, context: RequestContext
+    ) throws -> RateLimitDecision? {
+        let principal = found.principal.id
+        switch claim {
+        case .held(_, let decision):
+            return decision
+        case .take:
+            return found.rateLimit.map { allowances.record(keyPrefix: prefix, hash: hash, principalID: principal, grant: $0) }
+        case .unknownKey:
+            switch allowances.claim(keyPrefix: prefix, hash: hash, principalID: principal) {
+            case .held(_, let decision):
+                return decision
+            case .take(let wanted):
+                let grant = try AuthStore(connection: context.connection).takeFromRateLimit(
+                    principalID: principal, limits: found.limits, wanted: wanted)
+                return allowances.record(keyPrefix: prefix, hash: hash, principalID: principal, grant: grant)
+            case .unknownKey:
+                return nil
+            }
+        }
     }
 
     private func authenticateToken(_ token: String, context: RequestContext) throws -> Outcome {

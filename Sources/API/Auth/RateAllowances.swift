@@ -22,14 +22,17 @@ final class RateAllowances: Sendable {
         case held(principalID: Int64, decision: RateLimitDecision)
         /// Take up to this many requests from the database.
         case take(wanted: Int)
+        /// The key was not seen in this process with this secret: read it without counting, then claim again with
+        /// its principal (`claim(keyPrefix:hash:principalID:)`), which may hold requests taken with its other keys.
+        case unknownKey
     }
 
     /// How long an allowance may be spent: 2 s in the responders; tests that count takes use longer.
     let lifetime: Duration
     /// The most requests asked for at once.
     static let largest = 64
-    /// Principals and keys remembered before the table is cleared (each a few dozen bytes).
-    static let capacity = 10_000
+    /// Principals and keys remembered before the table is cleared (a key takes about a hundred bytes).
+    static let capacity = 50_000
 
     private struct Allowance {
         var left: Int
@@ -59,56 +62,87 @@ final class RateAllowances: Sendable {
     }
 
     /// Spends one request of the allowance of the principal owning the key with `prefix`, when `hash` is that key's,
-    /// or says how many to take.
+    /// or says how many to take; `.unknownKey` when the key was not seen here with this secret.
     func claim(keyPrefix prefix: String, hash: [UInt8], now: ContinuousClock.Instant = .now) -> Claim {
         table.withLock { table in
-            guard let key = table.keys[prefix], ConstantTime.equals(key.secretHash, hash),
-                  var allowance = table.byPrincipal[key.principalID]
-            else { return .take(wanted: 1) }
-            let principal = key.principalID
-            if allowance.left > 0, now < allowance.expires {
-                allowance.left -= 1
-                allowance.spent += 1
-                table.byPrincipal[principal] = allowance
-                let decision = RateLimitDecision(
-                    isAllowed: true, limit: allowance.limit, remaining: allowance.remainingInBucket + allowance.left,
-                    resetSeconds: Self.seconds(from: now, to: allowance.fullAt), retryAfterSeconds: 0)
-                return .held(principalID: principal, decision: decision)
-            }
-            if now < allowance.expires {
-                return .take(wanted: min(Self.largest, allowance.granted * 2))
-            }
-            if now < allowance.expires + lifetime {
-                return .take(wanted: max(1, min(Self.largest, allowance.spent)))
-            }
-            return .take(wanted: 1)
+            guard let key = table.keys[prefix], ConstantTime.equals(key.secretHash, hash) else { return .unknownKey }
+            return Self.claim(principal: key.principalID, in: &table, now: now, lifetime: lifetime)
         }
     }
 
-    /// Notes what a take for the key with `prefix` brought; the request that asked spends the first of `granted`.
+    /// For a key read without counting (`.unknownKey`) that authenticated: notes whose it is, then spends one request
+    /// of its principal's allowance or says how many to take.
+    func claim(
+        keyPrefix prefix: String, hash: [UInt8], principalID: Int64, now: ContinuousClock.Instant = .now
+    ) -> Claim {
+        table.withLock { table in
+            if table.keys.count >= Self.capacity || table.byPrincipal.count >= Self.capacity {
+                table = Table()
+            }
+            table.keys[prefix] = Key(principalID: principalID, secretHash: hash)
+            return Self.claim(principal: principalID, in: &table, now: now, lifetime: lifetime)
+        }
+    }
+
+    private static func claim(
+        principal: Int64, in table: inout Table, now: ContinuousClock.Instant, lifetime: Duration
+    ) -> Claim {
+        guard var allowance = table.byPrincipal[principal] else { return .take(wanted: 1) }
+        if allowance.left > 0, now < allowance.expires {
+            allowance.left -= 1
+            allowance.spent += 1
+            table.byPrincipal[principal] = allowance
+            let decision = RateLimitDecision(
+                isAllowed: true, limit: allowance.limit, remaining: allowance.remainingInBucket + allowance.left,
+                resetSeconds: seconds(from: now, to: allowance.fullAt), retryAfterSeconds: 0)
+            return .held(principalID: principal, decision: decision)
+        }
+        if now < allowance.expires {
+            return .take(wanted: min(largest, allowance.granted * 2))
+        }
+        if now < allowance.expires + lifetime {
+            return .take(wanted: max(1, min(largest, allowance.spent)))
+        }
+        return .take(wanted: 1)
+    }
+
+    /// Notes what a take for the key with `prefix` brought; the request that asked spends the first request of the
+    /// principal's allowance, to which the grant is added (a key seen for the first time takes from the database
+    /// while the principal may already hold requests here, from another key or another thread).
     /// Returns the decision to answer it with: the bucket's remainder plus what this process keeps.
     func record(
         keyPrefix prefix: String, hash: [UInt8], principalID: Int64, grant: RateLimitGrant,
         now: ContinuousClock.Instant = .now
     ) -> RateLimitDecision {
         let decision = grant.decision
-        guard grant.granted > 0 else {
-            table.withLock { $0.byPrincipal[principalID] = nil }
-            return decision
-        }
-        table.withLock { table in
+        return table.withLock { table in
             if table.keys.count >= Self.capacity || table.byPrincipal.count >= Self.capacity {
                 table = Table()
             }
             table.keys[prefix] = Key(principalID: principalID, secretHash: hash)
+            let live = table.byPrincipal[principalID].flatMap { now < $0.expires ? $0 : nil }
+            if grant.granted == 0 {
+                // The bucket is empty, but requests taken before may still be held here.
+                guard var held = live, held.left > 0 else {
+                    table.byPrincipal[principalID] = nil
+                    return decision
+                }
+                held.left -= 1
+                held.spent += 1
+                table.byPrincipal[principalID] = held
+                return RateLimitDecision(
+                    isAllowed: true, limit: decision.limit, remaining: held.left,
+                    resetSeconds: decision.resetSeconds, retryAfterSeconds: 0)
+            }
+            let left = (live?.left ?? 0) + grant.granted - 1
             table.byPrincipal[principalID] = Allowance(
-                left: grant.granted - 1, spent: 1, granted: grant.granted, expires: now + lifetime,
+                left: left, spent: (live?.spent ?? 0) + 1, granted: grant.granted, expires: now + lifetime,
                 limit: decision.limit, remainingInBucket: decision.remaining,
                 fullAt: now + .seconds(decision.resetSeconds))
+            return RateLimitDecision(
+                isAllowed: true, limit: decision.limit, remaining: decision.remaining + left,
+                resetSeconds: decision.resetSeconds, retryAfterSeconds: 0)
         }
-        return RateLimitDecision(
-            isAllowed: true, limit: decision.limit, remaining: decision.remaining + grant.granted - 1,
-            resetSeconds: decision.resetSeconds, retryAfterSeconds: 0)
     }
 
     /// Drops what the key with `prefix` might spend: it no longer authenticates (revoked, expired, inactive owner).

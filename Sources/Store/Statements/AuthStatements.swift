@@ -21,7 +21,8 @@ struct AuthApiKey: Statement {
             WHERE k.id = f.id AND f.usable AND (f.last_used_at IS NULL OR f.last_used_at < f.at - interval '1 minute'))
         SELECT f.id, f.secret_hash, f.kind, f.scopes, epoch_us(f.expires_at), epoch_us(f.revoked_at),
                f.principal_id, f.name, f.principal_kind, f.is_active, f.roles, f.permissions,
-               f.rate_burst, r.granted, r.remaining, r.reset_seconds, r.retry_after_seconds
+               f.rate_burst, r.granted, r.remaining, r.reset_seconds, r.retry_after_seconds,
+               f.rate_per_minute, f.rate_per_hour
         FROM found f LEFT JOIN LATERAL (
             SELECT * FROM rate_limit_take('p:' || f.principal_id, f.rate_per_minute, f.rate_per_hour, f.rate_burst, f.at,
                                           CASE WHEN f.usable THEN $4::integer ELSE 0 END)
@@ -38,7 +39,33 @@ struct AuthApiKey: Statement {
             keyID: try row.int(0), secretHash: try row.bytes(1), isSession: try row.string(2) == "session",
             scopes: try row.stringArray(3), expiresAt: try row.optionalInt(4).map(Timestamp.init(microseconds:)),
             revokedAt: try row.optionalInt(5).map(Timestamp.init(microseconds:)),
-            principal: try PrincipalFacts(row, from: 6), rateLimit: try RateLimitGrant(row, from: 12))
+            principal: try PrincipalFacts(row, from: 6), rateLimit: try RateLimitGrant(row, from: 12),
+            limits: RateLimits(
+                perMinute: Int(try row.int(17)), perHour: Int(try row.int(18)), burst: Int(try row.int(12))))
+    }
+}
+
+/// Takes up to `wanted` requests from a principal's bucket (`rate_limit_take`, 0020).
+struct RateLimitTake: Statement {
+    static let sql = """
+        SELECT $4::integer, granted, remaining, reset_seconds, retry_after_seconds
+        FROM rate_limit_take('p:' || $1::bigint, $2::integer, $3::integer, $4::integer,
+                             coalesce($5::timestamptz, now()), $6::integer)
+        """
+    typealias Row = RateLimitGrant
+    let principalID: Int64
+    let limits: RateLimits
+    let wanted: Int
+    let now: Timestamp?
+    var binds: [PostgresValue] {
+        [.int(principalID), .int(limits.perMinute), .int(limits.perHour), .int(limits.burst), .text(now?.rfc3339),
+         .int(wanted)]
+    }
+    static func decode(_ row: ResultRow) throws -> RateLimitGrant {
+        guard let grant = try RateLimitGrant(row, from: 0) else {
+            throw DatabaseError(sqlState: SQLState("22004"), message: "rate_limit_take returned no decision")
+        }
+        return grant
     }
 }
 
@@ -143,6 +170,15 @@ public struct ApiKeyAuthentication: Sendable {
     public let principal: PrincipalFacts
     /// Nil when nothing was asked for or the key was not usable (nothing was counted).
     public let rateLimit: RateLimitGrant?
+    /// The owner's limits, for a take after the key was read.
+    public let limits: RateLimits
+}
+
+/// A principal's rate limits: a bucket of `burst` refilled at `perMinute`, and an hourly quota.
+public struct RateLimits: Sendable, Equatable {
+    public let perMinute: Int
+    public let perHour: Int
+    public let burst: Int
 }
 
 /// Requests taken from a principal's rate limit in one call, and the decision for the first of them.
