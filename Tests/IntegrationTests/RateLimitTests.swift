@@ -146,3 +146,29 @@ extension ApiKeyRateLimitTests {
         #expect(plans.custom <= 5 && plans.generic >= 7, "\(plans)")
     }
 }
+
+/// `rate_limit_take` at the edges of the hourly quota.
+@Suite(.enabled(if: TestDatabase.isAvailable)) struct RateLimitTakeTests {
+    let store = AuthStore(connection: TestDatabase.superuser())
+    let start = Timestamp(rfc3339: "2030-01-01T00:30:00Z")!
+
+    func subjectID() -> Int64 { -Int64.random(in: 1_000_000...Int64.max / 2) }
+
+    @Test func theHourlyQuotaCapsAGrant() throws {
+        let id = subjectID()
+        let limits = RateLimits(perMinute: 6000, perHour: 10, burst: 1000)
+        let first = try store.takeFromRateLimit(principalID: id, limits: limits, wanted: 64, now: start)
+        #expect(first.granted == 2, "a quarter of the 10 left in the hour, though the bucket holds 1,000")
+        let grants = try (0..<8).map { _ in try store.takeFromRateLimit(principalID: id, limits: limits, wanted: 64, now: start).granted }
+        #expect(grants.reduce(first.granted, +) == 10, "\(grants)")
+        let refused = try store.takeFromRateLimit(principalID: id, limits: limits, wanted: 64, now: start)
+        #expect(refused.granted == 0 && refused.decision.retryAfterSeconds == 1800, "until the hour ends")
+    }
+
+    @Test func aQuotaOfNothingGrantsNothingFromTheFirstRequest() throws {
+        let refused = try store.takeFromRateLimit(
+            principalID: subjectID(), limits: RateLimits(perMinute: 60, perHour: 0, burst: 10), wanted: 1, now: start)
+        #expect(refused.granted == 0 && !refused.decision.isAllowed && refused.decision.remaining == 0)
+        #expect(refused.decision.retryAfterSeconds == 1800)
+    }
+}

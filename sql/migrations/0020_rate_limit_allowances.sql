@@ -7,9 +7,9 @@
 --
 -- The limit still holds across every process and host: whatever a responder serves was taken from the row here
 -- first. Near the limit allowances shrink to one request (at most a quarter of what is left is handed out at once),
--- so a principal close to its limit is counted request by request, as before. A responder keeps an allowance for
--- about two seconds (Sources/API/Auth/RateAllowances.swift); what it has not used by then is not given back, which
--- costs the principal at most that quarter.
+-- so a principal close to its limit is counted request by request, as before. A responder keeps what it took for
+-- two seconds after its latest take (Sources/API/Auth/RateAllowances.swift); what it has not used by then is not
+-- given back: requests, and hourly quota, the principal loses (README, "Rate limits").
 
 ALTER TABLE rate_limit_state DROP COLUMN last_allowed, ADD COLUMN last_granted integer NOT NULL DEFAULT 0;
 
@@ -41,13 +41,14 @@ DECLARE
     step      interval := make_interval(secs => 60.0 / per_minute);
     tolerance interval := make_interval(secs => 60.0 / per_minute * (burst - 1));
     this_hour timestamptz := date_trunc('hour', at_time);
-    first     integer := rate_limit_grant(interval '0', tolerance, step, per_hour, wanted);
+    first     integer;
     new_tat   timestamptz;
     hour_used integer;
 BEGIN
     IF wanted < 1 THEN
         RETURN;
     END IF;
+    first := rate_limit_grant(interval '0', tolerance, step, per_hour, wanted);
     INSERT INTO rate_limit_state AS s (subject, tat, hour_start, hour_count, last_granted)
     VALUES (hit_subject, at_time + step * first, this_hour, first, first)
     ON CONFLICT (subject) DO UPDATE SET
@@ -87,5 +88,6 @@ LANGUAGE sql AS $$
     FROM rate_limit_take(hit_subject, per_minute, per_hour, burst, at_time, 1) t
 $$;
 
--- API keys are authenticated by a statement of the application (it reads, and takes from the bucket only when asked).
-DROP FUNCTION auth_api_key(text, bytea, timestamptz);
+-- API keys are now authenticated by a statement of the application (`AuthApiKey`: it reads, and takes from the
+-- bucket only when asked). auth_api_key stays, counting each request through rate_limit_hit, for the responders of
+-- the previous release during a rolling deploy (README, "Database down"); a later migration drops it.

@@ -62,7 +62,7 @@ struct Authenticator {
             problem: .unauthenticated(.invalidCredential, detail: "The API key is not valid.", error: "invalid_token"),
             reason: "key-unknown")
         let claim = allowances.claim(keyPrefix: prefix, hash: hash)
-        let wanted = if case .take(let wanted) = claim { wanted } else { 0 }
+        let wanted = if case .take(let wanted)? = claim { wanted } else { 0 }
         guard let found = try AuthStore(connection: context.connection).apiKey(
             prefix: prefix, hash: hash, wanted: wanted, readingAhead: context.readAhead) else {
             allowances.forget(keyPrefix: prefix)
@@ -105,27 +105,21 @@ struct Authenticator {
     }
 
     /// The decision for a key's request: from the allowance, from what the key's read took, or (for a key this
-    /// process had not seen) from the principal's allowance or a take after the read.
+    /// process had not seen, or a read that took nothing because the database judged the key unusable a moment
+    /// later or earlier than `receivedAt`) from the principal's allowance or a take after the read.
     private func rateLimitDecision(
-        claim: RateAllowances.Claim, prefix: String, hash: [UInt8], found: ApiKeyAuthentication, context: RequestContext
-    ) throws -> RateLimitDecision? {
+        claim: RateAllowances.Claim?, prefix: String, hash: [UInt8], found: ApiKeyAuthentication,
+        context: RequestContext
+    ) throws -> RateLimitDecision {
         let principal = found.principal.id
-        switch claim {
-        case .held(_, let decision):
+        switch claim ?? allowances.claim(keyPrefix: prefix, hash: hash, principalID: principal) {
+        case .held(let decision):
             return decision
-        case .take:
-            return found.rateLimit.map { allowances.record(keyPrefix: prefix, hash: hash, principalID: principal, grant: $0) }
-        case .unknownKey:
-            switch allowances.claim(keyPrefix: prefix, hash: hash, principalID: principal) {
-            case .held(_, let decision):
-                return decision
-            case .take(let wanted):
-                let grant = try AuthStore(connection: context.connection).takeFromRateLimit(
+        case .take(let wanted):
+            let grant = try found.rateLimit
+                ?? AuthStore(connection: context.connection).takeFromRateLimit(
                     principalID: principal, limits: found.limits, wanted: wanted)
-                return allowances.record(keyPrefix: prefix, hash: hash, principalID: principal, grant: grant)
-            case .unknownKey:
-                return nil
-            }
+            return allowances.record(keyPrefix: prefix, hash: hash, principalID: principal, grant: grant)
         }
     }
 

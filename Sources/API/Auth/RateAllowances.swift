@@ -6,32 +6,31 @@ import Synchronization
 /// Requests this process may still serve for a principal without counting each one in PostgreSQL: an allowance is
 /// taken from the principal's shared bucket (`rate_limit_take`, migration 0020) and counted down here.
 ///
-/// The limit holds across processes and hosts, since every request served was taken from the bucket first. What an
-/// allowance has not served after `lifetime` is dropped, not given back, so the database grants at most a quarter
-/// of what is left at once: a principal near its limit is counted request by request. Allowances grow with a
-/// principal's demand in this process (doubling while each runs out before it expires, up to `largest`), so a
-/// client making a request now and then is counted one by one, exactly as without them.
+/// The limit holds across processes and hosts, since every request served was taken from the bucket first. The
+/// database grants at most a quarter of what is left at once, so a principal near its limit is counted request by
+/// request. What this process has not spent `lifetime` after its latest take for a principal is dropped, not given
+/// back. An allowance grows with the principal's demand in this process (doubling while each runs out before it
+/// expires, up to `largest`; after one expires, the next is sized by what it served), so a principal whose requests
+/// reach this process less often than once per `lifetime` is counted request by request.
 ///
 /// Only API keys use allowances: a key's principal never changes, so the table can tell before the database is
 /// asked whose allowance a request would spend, and only a request with the key's secret (its hash, compared in
 /// constant time) spends it. Certificates and tokens count every request.
 final class RateAllowances: Sendable {
-    /// What to do for a request presenting a key.
+    /// What to do for a request of a principal.
     enum Claim: Equatable {
-        /// One request was spent from this principal's allowance: read the key without counting.
-        case held(principalID: Int64, decision: RateLimitDecision)
+        /// One request was spent from the principal's allowance: read the key without counting.
+        case held(RateLimitDecision)
         /// Take up to this many requests from the database.
         case take(wanted: Int)
-        /// The key was not seen in this process with this secret: read it without counting, then claim again with
-        /// its principal (`claim(keyPrefix:hash:principalID:)`), which may hold requests taken with its other keys.
-        case unknownKey
     }
 
-    /// How long an allowance may be spent: 2 s in the responders; tests that count takes use longer.
+    /// How long after its latest take a principal's allowance may be spent: 2 s in the responders; tests that count
+    /// takes use longer.
     let lifetime: Duration
     /// The most requests asked for at once.
     static let largest = 64
-    /// Principals and keys remembered before the table is cleared (a key takes about a hundred bytes).
+    /// Keys, and principals, remembered before the table makes room (a key takes about a hundred bytes).
     static let capacity = 50_000
 
     private struct Allowance {
@@ -53,6 +52,19 @@ final class RateAllowances: Sendable {
     private struct Table {
         var byPrincipal: [Int64: Allowance] = [:]
         var keys: [String: Key] = [:]
+
+        /// Notes a key's principal; when full, forgets the allowances that can no longer be spent or sized from and
+        /// the keys of principals without one, and everything only if that was not enough.
+        mutating func remember(_ prefix: String, _ key: Key, now: ContinuousClock.Instant, lifetime: Duration) {
+            if keys[prefix] == nil, keys.count >= RateAllowances.capacity {
+                byPrincipal = byPrincipal.filter { now < $0.value.expires + lifetime }
+                keys = keys.filter { byPrincipal[$0.value.principalID] != nil }
+                if keys.count >= RateAllowances.capacity {
+                    self = Table()
+                }
+            }
+            keys[prefix] = key
+        }
     }
 
     private let table = Mutex(Table())
@@ -62,24 +74,23 @@ final class RateAllowances: Sendable {
     }
 
     /// Spends one request of the allowance of the principal owning the key with `prefix`, when `hash` is that key's,
-    /// or says how many to take; `.unknownKey` when the key was not seen here with this secret.
-    func claim(keyPrefix prefix: String, hash: [UInt8], now: ContinuousClock.Instant = .now) -> Claim {
+    /// or says how many to take; nil when the key was not seen here with this secret: read it without counting,
+    /// then claim with its principal (`claim(keyPrefix:hash:principalID:)`), which may hold requests taken with
+    /// its other keys.
+    func claim(keyPrefix prefix: String, hash: [UInt8], now: ContinuousClock.Instant = .now) -> Claim? {
         table.withLock { table in
-            guard let key = table.keys[prefix], ConstantTime.equals(key.secretHash, hash) else { return .unknownKey }
+            guard let key = table.keys[prefix], ConstantTime.equals(key.secretHash, hash) else { return nil }
             return Self.claim(principal: key.principalID, in: &table, now: now, lifetime: lifetime)
         }
     }
 
-    /// For a key read without counting (`.unknownKey`) that authenticated: notes whose it is, then spends one request
-    /// of its principal's allowance or says how many to take.
+    /// For a key that authenticated with `hash`: notes whose it is, then spends one request of its principal's
+    /// allowance or says how many to take.
     func claim(
         keyPrefix prefix: String, hash: [UInt8], principalID: Int64, now: ContinuousClock.Instant = .now
     ) -> Claim {
         table.withLock { table in
-            if table.keys.count >= Self.capacity || table.byPrincipal.count >= Self.capacity {
-                table = Table()
-            }
-            table.keys[prefix] = Key(principalID: principalID, secretHash: hash)
+            table.remember(prefix, Key(principalID: principalID, secretHash: hash), now: now, lifetime: lifetime)
             return Self.claim(principal: principalID, in: &table, now: now, lifetime: lifetime)
         }
     }
@@ -92,10 +103,10 @@ final class RateAllowances: Sendable {
             allowance.left -= 1
             allowance.spent += 1
             table.byPrincipal[principal] = allowance
-            let decision = RateLimitDecision(
-                isAllowed: true, limit: allowance.limit, remaining: allowance.remainingInBucket + allowance.left,
-                resetSeconds: seconds(from: now, to: allowance.fullAt), retryAfterSeconds: 0)
-            return .held(principalID: principal, decision: decision)
+            return .held(
+                RateLimitDecision(
+                    isAllowed: true, limit: allowance.limit, remaining: allowance.remainingInBucket + allowance.left,
+                    resetSeconds: seconds(from: now, to: allowance.fullAt), retryAfterSeconds: 0))
         }
         if now < allowance.expires {
             return .take(wanted: min(largest, allowance.granted * 2))
@@ -107,19 +118,15 @@ final class RateAllowances: Sendable {
     }
 
     /// Notes what a take for the key with `prefix` brought; the request that asked spends the first request of the
-    /// principal's allowance, to which the grant is added (a key seen for the first time takes from the database
-    /// while the principal may already hold requests here, from another key or another thread).
-    /// Returns the decision to answer it with: the bucket's remainder plus what this process keeps.
+    /// principal's allowance, to which the grant is added (other threads may have taken for the same principal at
+    /// the same time). Returns the decision to answer it with: the bucket's remainder plus what this process keeps.
     func record(
         keyPrefix prefix: String, hash: [UInt8], principalID: Int64, grant: RateLimitGrant,
         now: ContinuousClock.Instant = .now
     ) -> RateLimitDecision {
         let decision = grant.decision
         return table.withLock { table in
-            if table.keys.count >= Self.capacity || table.byPrincipal.count >= Self.capacity {
-                table = Table()
-            }
-            table.keys[prefix] = Key(principalID: principalID, secretHash: hash)
+            table.remember(prefix, Key(principalID: principalID, secretHash: hash), now: now, lifetime: lifetime)
             let live = table.byPrincipal[principalID].flatMap { now < $0.expires ? $0 : nil }
             if grant.granted == 0 {
                 // The bucket is empty, but requests taken before may still be held here.

@@ -179,6 +179,12 @@ public struct RateLimits: Sendable, Equatable {
     public let perMinute: Int
     public let perHour: Int
     public let burst: Int
+
+    public init(perMinute: Int, perHour: Int, burst: Int) {
+        self.perMinute = perMinute
+        self.perHour = perHour
+        self.burst = burst
+    }
 }
 
 /// Requests taken from a principal's rate limit in one call, and the decision for the first of them.
