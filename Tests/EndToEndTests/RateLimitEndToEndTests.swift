@@ -4,13 +4,18 @@ import Testing
 
 /// Limits kept in PostgreSQL hold across both responder processes.
 @Suite(.enabled(if: Stack.isAvailable)) struct RateLimitEndToEndTests {
-    @Test func aRolesLimitHoldsAcrossProcesses() throws {
-        let role = "tiny" + UUID().uuidString.prefix(6).lowercased()
+    /// A user whose only role (made for it) reads jobs with these limits.
+    func userWithItsOwnRole(_ stem: String, perMinute: Int, perHour: Int, burst: Int) throws -> Caller {
+        let role = stem + UUID().uuidString.prefix(6).lowercased()
         let created = try Fixtures.admin.send(
             "PUT", "/api/v1/roles/\(role)",
-            json: #"{"permissions":["job:read"],"rate_per_minute":1,"rate_per_hour":100,"rate_burst":4}"#)
+            json: #"{"permissions":["job:read"],"rate_per_minute":\#(perMinute),"rate_per_hour":\#(perHour),"rate_burst":\#(burst)}"#)
         #expect(created.status == 201)
-        let user = try Fixtures.user("limited", roles: [role])
+        return try Fixtures.user(stem, roles: [role])
+    }
+
+    @Test func aRolesLimitHoldsAcrossProcesses() throws {
+        let user = try userWithItsOwnRole("limited", perMinute: 1, perHour: 100, burst: 4)
         var statuses: [Int] = []
         var limited: HTTPResponse?
         var remaining: [String] = []
@@ -36,12 +41,7 @@ import Testing
     /// eight connections at once, over both processes, it still gets no more than its burst, and what was served
     /// was taken from the shared bucket first.
     @Test func aBusyKeyGetsNoMoreThanItsBurstAcrossProcesses() throws {
-        let role = "busy" + UUID().uuidString.prefix(6).lowercased()
-        let created = try Fixtures.admin.send(
-            "PUT", "/api/v1/roles/\(role)",
-            json: #"{"permissions":["job:read"],"rate_per_minute":1,"rate_per_hour":1000,"rate_burst":40}"#)
-        #expect(created.status == 201)
-        let user = try Fixtures.user("busy", roles: [role])
+        let user = try userWithItsOwnRole("busy", perMinute: 1, perHour: 1000, burst: 40)
         let answers = Mutex<[HTTPResponse]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
             for _ in 0..<12 {
