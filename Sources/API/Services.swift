@@ -10,13 +10,12 @@ public final class Services: Sendable {
     let submits = SubmitBatcher()
 
     /// Loads key material; unreadable or unusable keys are configuration errors (exit 78 at start).
-    ///
-    /// - Parameter hub: the parked long-polls' hub; tests pass one with a small capacity.
-    /// - Parameter allowances: the process's rate-limit allowances; tests pass ones that last.
     public convenience init(config: Configuration) throws(ConfigError) {
         try self.init(config: config, hub: WaitHub())
     }
 
+    /// - Parameter hub: the parked long-polls' hub; tests pass one with a small capacity.
+    /// - Parameter allowances: the process's rate-limit allowances; tests pass ones that last.
     init(config: Configuration, hub: WaitHub, allowances: RateAllowances = RateAllowances()) throws(ConfigError) {
         tokens = try TokenService(config: config)
         authenticator = Authenticator(tokens: tokens, allowances: allowances)
