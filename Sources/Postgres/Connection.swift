@@ -116,6 +116,42 @@ public final class Connection {
         return QueryResult(handle: results[0])
     }
 
+    /// Runs independent statements in one round trip, each in a transaction of its own (its own Sync in the
+    /// pipeline), and leaves each result in its `ReadAhead`: what one of them writes commits even when another fails.
+    /// A statement that fails, or every one when the session breaks, is left without a result; whoever needs it then
+    /// runs the statement itself and meets the error there. Outside transactions only.
+    public func prefetch(_ reads: [ReadAhead]) {
+        precondition(!isInTransaction && pending.isEmpty, "prefetch runs outside transactions")
+        guard !reads.isEmpty else { return }
+        do {
+            try open()
+            let names = try reads.map { try preparedName(key: $0.key, sql: $0.sql) }
+            guard PQenterPipelineMode(handle) == 1 else { throw brokenSession() }
+            for (read, name) in zip(reads, names) {
+                let queued = Self.withWireParameters(read.binds) { count, values, lengths, formats in
+                    PQsendQueryPrepared(handle, name, count, values, lengths, formats, 0)
+                }
+                guard queued == 1, PQpipelineSync(handle) == 1 else { throw brokenSession() }
+            }
+            for read in reads {
+                guard let result = PQgetResult(handle) else { throw brokenSession() }
+                while let extra = PQgetResult(handle) { PQclear(extra) }
+                if PQresultStatus(result) == PGRES_TUPLES_OK || PQresultStatus(result) == PGRES_COMMAND_OK {
+                    read.result = QueryResult(handle: result)
+                } else {
+                    PQclear(result)
+                }
+                let sync = PQgetResult(handle)
+                defer { PQclear(sync) }
+                guard PQresultStatus(sync) == PGRES_PIPELINE_SYNC else { throw brokenSession() }
+            }
+            guard PQexitPipelineMode(handle) == 1 else { throw brokenSession() }
+        } catch {
+            // A broken session is closed already; the reads left without a result are run again by whoever needs
+            // them, who then meets the error.
+        }
+    }
+
     /// Runs a statement and decodes its first row, sending `ahead` (if any) in the same round trip.
     public func first<S: Statement>(_ statement: S, readingAhead ahead: ReadAhead?) throws -> S.Row? {
         guard let ahead else { return try first(statement) }

@@ -27,6 +27,14 @@ private struct ScratchInsert: Statement {
     var binds: [PostgresValue] { [.text(name)] }
 }
 
+private struct ScratchInsertReturning: Statement {
+    static let sql = "INSERT INTO scratch (name) VALUES ($1::text) RETURNING name"
+    typealias Row = String
+    let name: String
+    var binds: [PostgresValue] { [.text(name)] }
+    static func decode(_ row: ResultRow) throws -> String { try row.string(0) }
+}
+
 private struct ScratchCount: Statement {
     static let sql = "SELECT count(*) FROM scratch"
     typealias Row = Int64
@@ -209,6 +217,30 @@ private struct TerminateBackend: Statement {
         }
         #expect(failures.isEmpty)
         #expect(try connection.first(ScratchCount()) == 3, "the follow-up ran after the commit")
+    }
+
+    @Test func prefetchedStatementsRunEachInATransactionOfItsOwn() throws {
+        let connection = TestDatabase.superuser()
+        try connection.execute(ScratchCreate())
+        let first = ReadAhead(ScratchInsertReturning(name: "prefetched first"))
+        let failing = ReadAhead(DivideByZero())
+        let last = ReadAhead(ScratchInsertReturning(name: "prefetched last"))
+        connection.prefetch([first, failing, last])
+        let firstResult = try #require(first.result(of: ScratchInsertReturning(name: "prefetched first")))
+        #expect(try ScratchInsertReturning.decode(firstResult[0]) == "prefetched first")
+        #expect(failing.result(of: DivideByZero()) == nil, "a failed statement has no result")
+        let lastResult = try #require(last.result(of: ScratchInsertReturning(name: "prefetched last")))
+        #expect(try ScratchInsertReturning.decode(lastResult[0]) == "prefetched last")
+        #expect(try connection.first(ScratchCount()) == 2, "the failure undid neither write around it")
+    }
+
+    @Test func aPrefetchOnADeadSessionLeavesItsReadsToTheirOwners() throws {
+        let (victim, firstPID) = try connectionWithADeadSession()
+        let read = ReadAhead(Echo(text: "prefetched", number: 5, bytes: []))
+        victim.prefetch([read])
+        #expect(read.result(of: Echo(text: "prefetched", number: 5, bytes: [])) == nil)
+        #expect(try victim.first(Echo(text: "by its owner", number: 6, bytes: []))?.0 == "by its owner")
+        #expect(victim.backendPID != firstPID)
     }
 
     /// A connection whose session the server has just ended, and that session's process id.
