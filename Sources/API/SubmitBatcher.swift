@@ -10,16 +10,33 @@ public struct QueuedSubmit: Handoff {
     let submission: JobSubmission
 }
 
-/// A validated submit, waiting in the `SubmitBatcher`.
-typealias BatchedSubmit = HandedOffRequest<JobSubmission>
-
-extension HandedOffRequest where Reason == JobSubmission {
-    var submission: JobSubmission { reason }
+/// How far a request waiting in the `SubmitBatcher` has come.
+enum SubmitStage {
+    /// As it arrived: the batcher authenticates it with the other arrivals of its batch, in one round trip, and
+    /// validates it.
+    case arrived
+    /// Authenticated and valid: a worker ran it up to its handler (a credential other than an API key).
+    case validated(JobSubmission)
 }
+
+/// A submit waiting in the `SubmitBatcher`.
+typealias BatchedSubmit = HandedOffRequest<SubmitStage>
+
+extension HandedOffRequest where Reason == SubmitStage {
+    var submission: JobSubmission? {
+        if case .validated(let submission) = reason { submission } else { nil }
+    }
+}
+
+/// A submit ready for the batch's transaction.
+private typealias ValidSubmit = (submit: BatchedSubmit, submission: JobSubmission)
 
 /// Group commit for submits: one thread per process takes every submit that arrived while the previous batch was in
 /// flight and commits them in one transaction (sql/migrations/0013_submits_in_batches.sql), each job with its audit
-/// row, nothing answered before the flush. Most of a submit's database cost is per statement and per transaction,
+/// row, nothing answered before the flush. A submit with an API key comes here as it arrived: the batch's keys are
+/// read in one round trip on this thread's connection (`Connection.prefetch`), each request then goes through the
+/// whole chain (authentication, rate limit, permission, validation) here, and the refused are answered at once.
+/// A worker's own round trip for each submit's key cost more than the read itself (docs/performance.md). Most of a submit's database cost is per statement and per transaction,
 /// so a batch of 16 costs about a sixth as much a job as one alone (docs/performance.md). A lone submit goes at
 /// once, as a batch of one. Only while submits pour in (the last batch held `busyBatch` or more) does the thread
 /// wait up to its gather window (1 ms) for more before it commits, as PostgreSQL's `commit_delay` does: the next batch
@@ -60,20 +77,45 @@ final class SubmitBatcher: @unchecked Sendable {
     func enqueue(_ submit: BatchedSubmit) {
         lock.withLock {
             queue.append(submit)
-            queuedBytes += Self.size(of: submit.submission)
+            queuedBytes += Self.size(of: submit)
             lock.signal()
+        }
+    }
+
+    /// Puts a submit that must wait for the next batch back at the head of the queue (on the batching thread).
+    private func requeue(_ submit: BatchedSubmit) {
+        lock.withLock {
+            queue.insert(submit, at: 0)
+            queuedBytes += Self.size(of: submit)
         }
     }
 
     /// Whether a submission of this size may be queued now.
     func hasRoom(for submission: JobSubmission) -> Bool {
-        lock.withLock {
-            queue.count < Self.maximumQueued && queuedBytes + Self.size(of: submission) <= Self.maximumQueuedBytes
-        }
+        hasRoom(bytes: Self.size(of: submission))
+    }
+
+    private func hasRoom(bytes: Int) -> Bool {
+        lock.withLock { queue.count < Self.maximumQueued && queuedBytes + bytes <= Self.maximumQueuedBytes }
+    }
+
+    /// Whether a request comes here as it arrives, before authentication: one for a batched route that presents an
+    /// API key, while there is room for its body. Any other goes through the chain on its worker first.
+    func takesOnArrival(_ request: Request, router: Router<RequestContext>) -> Bool {
+        guard !request.bodyExceedsLimit, router.batchedMethods.contains(request.method),
+            case .key = Authenticator.presented(request),
+            case .found(let route, _) = router.match(method: request.method, path: request.path), route.isBatched
+        else { return false }
+        return hasRoom(bytes: request.body.count)
     }
 
     private static func size(of submission: JobSubmission) -> Int {
         submission.program.utf8.count + submission.metadataJSON.utf8.count
+    }
+
+    /// An arrival is measured by its body, which holds its program and metadata.
+    private static func size(of submit: BatchedSubmit) -> Int {
+        submit.submission.map(size(of:)) ?? submit.request.body.count
     }
 
     /// Lets the batching thread answer what is queued and stop.
@@ -85,8 +127,9 @@ final class SubmitBatcher: @unchecked Sendable {
     }
 
     /// The next batch: queued submits in arrival order, within `maximumBatch` and `maximumBatchBytes`, and never
-    /// one owner's Idempotency-Key twice (one statement cannot insert a key twice; the later one waits for the next
-    /// batch and then finds the first one's job). Nil once shut down with nothing queued.
+    /// one owner's Idempotency-Key twice among the validated (one statement cannot insert a key twice; the later one
+    /// waits for the next batch and then finds the first one's job; `admit` applies the rule to arrivals once they
+    /// are authenticated). Nil once shut down with nothing queued.
     func nextBatch() -> [BatchedSubmit]? {
         lock.withLock {
             while queue.isEmpty {
@@ -102,9 +145,8 @@ final class SubmitBatcher: @unchecked Sendable {
             var keys: Set<String> = []
             var later: [BatchedSubmit] = []
             for submit in queue {
-                let submission = submit.submission
-                let key = submission.idempotencyKey.map { "\(submission.ownerID):\($0)" }
-                let size = Self.size(of: submission)
+                let key = submit.submission.flatMap(Self.idempotencyKey)
+                let size = Self.size(of: submit)
                 let fits = batch.isEmpty || (batch.count < Self.maximumBatch && bytes + size <= Self.maximumBatchBytes)
                 if !fits || key.map(keys.contains) == true {
                     later.append(submit)
@@ -121,6 +163,11 @@ final class SubmitBatcher: @unchecked Sendable {
         }
     }
 
+    /// The owner's Idempotency-Key, which one batch may hold once.
+    private static func idempotencyKey(of submission: JobSubmission) -> String? {
+        submission.idempotencyKey.map { "\(submission.ownerID):\($0)" }
+    }
+
     /// Runs on the batching thread with its own connection until shut down.
     func run(app: App, config: Configuration) {
         let connection = Connection(
@@ -128,15 +175,13 @@ final class SubmitBatcher: @unchecked Sendable {
                 applicationName: "switchyard-fcgi", asynchronousCommit: true, deferJobNotifications: true))
         let log = config.logRequests ? RequestLogBuffer() : nil
         let audit = AuditBuffer()
-        while let batch = nextBatch() {
-            for submit in batch {
+        while let taken = nextBatch() {
+            for submit in taken {
                 submit.context.connection = connection
                 submit.context.log = log
                 submit.context.audit = audit
-                submit.context.isResumed = true
             }
-            let responses = commit(batch, app: app, connection: connection)
-            for (submit, response) in zip(batch, responses) {
+            for (submit, response) in serve(taken, app: app, connection: connection) {
                 app.deliver(response, on: submit.slot, context: submit.context)
             }
             audit.flush(connection: connection)
@@ -144,6 +189,62 @@ final class SubmitBatcher: @unchecked Sendable {
         }
         audit.flushBeforeExit(connection: connection)
         connection.close()
+    }
+
+    /// Serves a batch taken from the queue: authenticates and validates its arrivals, commits the valid submits in one
+    /// transaction and returns the answer of each request, the refused first. A submit put back for the next batch
+    /// has no answer yet.
+    func serve(
+        _ taken: [BatchedSubmit], app: App, connection: Connection
+    ) -> [(submit: BatchedSubmit, response: Response)] {
+        let (batch, refused) = admit(taken, app: app, connection: connection)
+        guard !batch.isEmpty else { return refused }
+        for (submit, _) in batch { submit.context.isResumed = true }
+        let responses = commit(batch, app: app, connection: connection)
+        return refused + zip(batch, responses).map { ($0.submit, $1) }
+    }
+
+    /// Authenticates the arrivals of `taken` (their keys read in one round trip) and runs each through the chain up to
+    /// its handler: the valid join the batch, the others come back with their answers. An arrival whose owner's
+    /// Idempotency-Key is already in the batch waits for the next one.
+    private func admit(
+        _ taken: [BatchedSubmit], app: App, connection: Connection
+    ) -> (batch: [ValidSubmit], refused: [(submit: BatchedSubmit, response: Response)]) {
+        let authenticator = app.services.authenticator
+        connection.prefetch(
+            taken.compactMap { $0.submission == nil ? authenticator.prepareKeyRead($0.request, context: $0.context) : nil })
+        var batch: [ValidSubmit] = []
+        var refused: [(submit: BatchedSubmit, response: Response)] = []
+        var keys: Set<String> = []
+        for submit in taken {
+            let valid: BatchedSubmit
+            if submit.submission != nil {
+                valid = submit
+            } else {
+                switch app.respond(to: submit.request, context: submit.context) {
+                case .response(let response):
+                    refused.append((submit, response))
+                    continue
+                case .parked(let park):
+                    app.services.hub.park(
+                        ParkedRequest(slot: submit.slot, request: submit.request, context: submit.context, reason: park))
+                    continue
+                case .queued(let queued):
+                    valid = BatchedSubmit(
+                        slot: submit.slot, request: submit.request, context: submit.context,
+                        reason: .validated(queued.submission))
+                }
+            }
+            guard let submission = valid.submission else { continue }
+            if let key = Self.idempotencyKey(of: submission) {
+                guard keys.insert(key).inserted else {
+                    requeue(valid)
+                    continue
+                }
+            }
+            batch.append((valid, submission))
+        }
+        return (batch, refused)
     }
 
     private static func mayBeOneSubmissionsFault(_ error: any Error) -> Bool {
@@ -160,7 +261,7 @@ final class SubmitBatcher: @unchecked Sendable {
     /// answers each request from its outcome (the handler runs again and renders it). If a statement fails, a
     /// batch of several is tried again one submit at a time, so that one bad submission cannot fail the others; a
     /// lone one answers with its error.
-    func commit(_ batch: [BatchedSubmit], app: App, connection: Connection) -> [Response] {
+    private func commit(_ batch: [ValidSubmit], app: App, connection: Connection) -> [Response] {
         do {
             let audited = try connection.transaction(
                 synchronousCommit: true, followedBy: JobStore.announcement,
@@ -172,7 +273,7 @@ final class SubmitBatcher: @unchecked Sendable {
                 let outcomes = try JobStore(connection: connection).submit(batch.map(\.submission))
                 var audited: [RequestContext] = []
                 var entries: [AuditEntry] = []
-                for (submit, outcome) in zip(batch, outcomes) {
+                for ((submit, _), outcome) in zip(batch, outcomes) {
                     submit.context.submitOutcome = .success(outcome)
                     if let status = try? JobRoutes.submitted(outcome, context: submit.context).status, status < 400 {
                         entries.append(submit.context.auditEntry(status: status))
@@ -192,9 +293,9 @@ final class SubmitBatcher: @unchecked Sendable {
             if batch.count > 1, Self.mayBeOneSubmissionsFault(error) {
                 return batch.flatMap { commit([$0], app: app, connection: connection) }
             }
-            for submit in batch { submit.context.submitOutcome = .failure(error) }
+            for (submit, _) in batch { submit.context.submitOutcome = .failure(error) }
         }
-        return batch.map { submit in
+        return batch.map { submit, _ in
             switch app.respond(to: submit.request, context: submit.context) {
             case .response(let response): response
             case .parked, .queued:

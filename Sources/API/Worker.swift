@@ -85,6 +85,10 @@ final class Worker {
         }
         let context = RequestContext(
             request: request, connection: connection, config: config, services: app.services, log: log, audit: audit)
+        if app.services.submits.takesOnArrival(request, router: app.router) {
+            app.services.submits.enqueue(BatchedSubmit(slot: slot, request: request, context: context, reason: .arrived))
+            return .handedOff
+        }
         let response: Response
         switch app.respond(to: request, context: context) {
         case .response(let answer):
@@ -94,7 +98,7 @@ final class Worker {
             return .handedOff
         case .queued(let queued):
             app.services.submits.enqueue(
-                BatchedSubmit(slot: slot, request: request, context: context, reason: queued.submission))
+                BatchedSubmit(slot: slot, request: request, context: context, reason: .validated(queued.submission)))
             return .handedOff
         }
         app.deliver(response, on: slot, context: context)

@@ -18,17 +18,21 @@ public struct Route<Context>: Sendable {
     public let handler: Handler<Context>
     /// The handler's first read, for routes whose every request makes it (nil: none).
     public let prefetch: Prefetch<Context>?
+    /// Whether the route's requests are served together in batches, authentication included, rather than each by the
+    /// thread that accepted it.
+    public let isBatched: Bool
     let path: PathPattern
 
     init(
         method: String, pattern: String, access: Access, handler: @escaping Handler<Context>,
-        prefetch: Prefetch<Context>?
+        prefetch: Prefetch<Context>?, isBatched: Bool
     ) {
         self.method = method
         self.pattern = pattern
         self.access = access
         self.handler = handler
         self.prefetch = prefetch
+        self.isBatched = isBatched
         self.path = PathPattern(pattern)
     }
 }
@@ -92,17 +96,22 @@ public struct Router<Context>: Sendable {
     private var methods: [String] = []
     private var paths: [PathPattern] = []
 
+    /// The methods of batched routes: a request with another method is known not to be one without a match.
+    public private(set) var batchedMethods: Set<String> = []
+
     public init() {}
 
     /// Adds a route. Registering the same method and pattern twice is a programming error.
     public mutating func add(
-        _ method: String, _ pattern: String, access: Access, prefetch: Prefetch<Context>? = nil,
+        _ method: String, _ pattern: String, access: Access, prefetch: Prefetch<Context>? = nil, batched: Bool = false,
         handler: @escaping Handler<Context>
     ) {
         precondition(
             !routes.contains { $0.method == method && $0.pattern == pattern }, "duplicate route \(method) \(pattern)")
-        let route = Route(method: method, pattern: pattern, access: access, handler: handler, prefetch: prefetch)
+        let route = Route(
+            method: method, pattern: pattern, access: access, handler: handler, prefetch: prefetch, isBatched: batched)
         routes.append(route)
+        if batched { batchedMethods.insert(method) }
         methods.append(method)
         paths.append(route.path)
     }

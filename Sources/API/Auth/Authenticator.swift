@@ -1,5 +1,6 @@
 import Domain
 import OpenSSL
+import Postgres
 import Store
 import Web
 
@@ -26,29 +27,72 @@ struct Authenticator {
         let reason: String
     }
 
-    /// Authenticates the request; nil when it presents no credentials at all.
-    func authenticate(_ request: Request, context: RequestContext) throws -> Outcome? {
+    /// The credential a request presents, found in the documented order.
+    enum Presented {
+        case certificate(ClientCertificate)
+        case key(String)
+        case token(String)
+        /// An `Authorization` header with another scheme than Bearer.
+        case unsupportedScheme
+        case nothing
+    }
+
+    static func presented(_ request: Request) -> Presented {
         if let certificate = request.clientCertificate, certificate.verification != "NONE" {
-            return try authenticateCertificate(certificate, context: context)
+            return .certificate(certificate)
         }
         if let authorization = request.headers["authorization"] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-                throw Failure(
-                    problem: .unauthenticated(
-                        .invalidCredential, detail: "Only Bearer credentials are accepted.", error: "invalid_request"),
-                    reason: "unsupported-scheme")
-            }
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else { return .unsupportedScheme }
             let credential = String(parts[1]).trimmingSpaces()
-            if credential.hasPrefix(ApiKeySecret.marker) {
-                return try authenticateKey(credential, context: context)
-            }
-            return try authenticateToken(credential, context: context)
+            return credential.hasPrefix(ApiKeySecret.marker) ? .key(credential) : .token(credential)
         }
         if let key = request.headers["x-api-key"] {
-            return try authenticateKey(key.trimmingSpaces(), context: context)
+            return .key(key.trimmingSpaces())
         }
-        return nil
+        return .nothing
+    }
+
+    /// Authenticates the request; nil when it presents no credentials at all.
+    func authenticate(_ request: Request, context: RequestContext) throws -> Outcome? {
+        switch Self.presented(request) {
+        case .certificate(let certificate):
+            return try authenticateCertificate(certificate, context: context)
+        case .key(let key):
+            return try authenticateKey(key, context: context)
+        case .token(let token):
+            return try authenticateToken(token, context: context)
+        case .unsupportedScheme:
+            throw Failure(
+                problem: .unauthenticated(
+                    .invalidCredential, detail: "Only Bearer credentials are accepted.", error: "invalid_request"),
+                reason: "unsupported-scheme")
+        case .nothing:
+            return nil
+        }
+    }
+
+    /// A key's read prepared ahead of authentication, so that several requests' reads can go in one round trip
+    /// (the submit batcher's): the allowance is claimed now, and `authenticate` then uses this claim and the read's
+    /// result instead of claiming and reading again.
+    struct PreparedKeyRead {
+        let prefix: String
+        let hash: [UInt8]
+        let claim: RateAllowances.Claim?
+        let read: ReadAhead
+    }
+
+    /// Prepares the key read of a request that authenticates with a well-formed API key (nil for any other), and
+    /// notes it in the context for `authenticate`.
+    func prepareKeyRead(_ request: Request, context: RequestContext) -> ReadAhead? {
+        guard case .key(let text) = Self.presented(request), let (prefix, hash) = ApiKeySecret.parse(text) else {
+            return nil
+        }
+        let claim = allowances.claim(keyPrefix: prefix, hash: hash)
+        let wanted = if case .take(let wanted)? = claim { wanted } else { 0 }
+        let read = AuthStore.keyRead(prefix: prefix, hash: hash, wanted: wanted)
+        context.preparedKeyRead = PreparedKeyRead(prefix: prefix, hash: hash, claim: claim, read: read)
+        return read
     }
 
     private func authenticateKey(_ text: String, context: RequestContext) throws -> Outcome {
@@ -61,10 +105,12 @@ struct Authenticator {
         let unknown = Failure(
             problem: .unauthenticated(.invalidCredential, detail: "The API key is not valid.", error: "invalid_token"),
             reason: "key-unknown")
-        let claim = allowances.claim(keyPrefix: prefix, hash: hash)
+        let prepared = context.preparedKeyRead.flatMap { $0.prefix == prefix && $0.hash == hash ? $0 : nil }
+        context.preparedKeyRead = nil
+        let claim = if let prepared { prepared.claim } else { allowances.claim(keyPrefix: prefix, hash: hash) }
         let wanted = if case .take(let wanted)? = claim { wanted } else { 0 }
         guard let found = try AuthStore(connection: context.connection).apiKey(
-            prefix: prefix, hash: hash, wanted: wanted, readingAhead: context.readAhead) else {
+            prefix: prefix, hash: hash, wanted: wanted, readingAhead: context.readAhead, sent: prepared?.read) else {
             allowances.forget(keyPrefix: prefix)
             throw unknown
         }

@@ -8,7 +8,7 @@ import Web
 struct JobRoutes {
     func register(in router: inout Router<RequestContext>) {
         func permission(_ text: String) -> Access { .permission(Permission(literal: text)) }
-        router.add("POST", "/api/v1/jobs", access: permission("job:create"), handler: Self.submit)
+        router.add("POST", "/api/v1/jobs", access: permission("job:create"), batched: true, handler: Self.submit)
         router.add("GET", "/api/v1/jobs", access: permission("job:read"), handler: Self.list)
         router.add("GET", "/api/v1/jobs/{id}", access: permission("job:read"), prefetch: Self.prefetchGet, handler: Self.get)
         router.add("GET", "/api/v1/jobs/{id}/status", access: permission("job:read"), handler: Self.status)
