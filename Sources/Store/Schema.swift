@@ -4,7 +4,7 @@ import Postgres
 public enum Schema {
     /// The newest migration in `sql/migrations` this code was written against. A unit test keeps it equal to the
     /// highest file number, and `/api/v1/health/ready` answers 503 until the database has reached it.
-    public static let version = 21
+    public static let version = 22
 }
 
 /// Advisory lock keys, one per single-runner job, spelled once so two programs never pick the same number.

@@ -127,7 +127,7 @@ private struct LastUsed: Statement {
 
 private struct PlanCounts: Statement {
     static let sql = """
-        SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH found AS%'
+        SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'SELECT t.id, t.secret_hash%'
         """
     typealias Row = (generic: Int64, custom: Int64)
     var binds: [PostgresValue] { [] }

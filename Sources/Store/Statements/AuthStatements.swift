@@ -4,29 +4,31 @@ import Postgres
 /// The API key with this prefix and its owner. When the hash matches a usable key, its last use is noted (at most once
 /// a minute) and, when `wanted` is above 0, up to `wanted` requests are taken from the owner's rate limit
 /// (`rate_limit_take`, 0020); with `wanted` 0 (the responder holds an allowance) nothing is written in most calls.
-/// `OFFSET 0` keeps the take a subquery of its own, whose condition is checked before the function runs; flattened
-/// into the join, the function ran first and the condition only filtered its row, so a wrong secret was counted.
+/// Both writes are calls behind CASE (0022), so a call whose condition does not hold (a wrong secret, say) is never
+/// made and costs nothing to set up. The take is made once in the inner query, whose volatile output keeps it from
+/// being merged into the outer one (and `OFFSET 0` says so): merged, each of its four uses would take again.
 struct AuthApiKey: Statement {
     static let sql = """
-        WITH found AS (
-            SELECT k.id, k.secret_hash, k.kind, k.scopes, k.expires_at, k.revoked_at, k.last_used_at,
-                   p.id AS principal_id, p.name, p.kind AS principal_kind, p.is_active, p.roles, p.permissions,
-                   p.rate_per_minute, p.rate_per_hour, p.rate_burst, t.at,
-                   k.secret_hash = $2::bytea AND p.is_active AND (k.revoked_at IS NULL OR k.revoked_at > t.at)
-                       AND (k.expires_at IS NULL OR k.expires_at > t.at) AS usable
-            FROM (SELECT coalesce($3::timestamptz, now()) AS at) t, api_key k JOIN principal p ON p.id = k.principal_id
-            WHERE k.prefix = $1::text),
-        touched AS (
-            UPDATE api_key k SET last_used_at = f.at FROM found f
-            WHERE k.id = f.id AND f.usable AND (f.last_used_at IS NULL OR f.last_used_at < f.at - interval '1 minute'))
-        SELECT f.id, f.secret_hash, f.kind, f.scopes, epoch_us(f.expires_at), epoch_us(f.revoked_at),
-               f.principal_id, f.name, f.principal_kind, f.is_active, f.roles, f.permissions,
-               f.rate_burst, r.granted, r.remaining, r.reset_seconds, r.retry_after_seconds,
-               f.rate_per_minute, f.rate_per_hour
-        FROM found f LEFT JOIN LATERAL (
-            SELECT * FROM rate_limit_take('p:' || f.principal_id, f.rate_per_minute, f.rate_per_hour, f.rate_burst, f.at,
-                                          CASE WHEN f.usable THEN $4::integer ELSE 0 END)
-            WHERE f.usable AND $4::integer > 0 OFFSET 0) r ON true
+        SELECT t.id, t.secret_hash, t.kind, t.scopes, epoch_us(t.expires_at), epoch_us(t.revoked_at),
+               t.principal_id, t.name, t.principal_kind, t.is_active, t.roles, t.permissions,
+               t.rate_burst, t.taken[1], t.taken[2], t.taken[3], t.taken[4], t.rate_per_minute, t.rate_per_hour,
+               CASE WHEN t.usable AND (t.last_used_at IS NULL OR t.last_used_at < t.at - interval '1 minute')
+                    THEN api_key_note_use(t.id, t.at) END
+        FROM (
+            SELECT f.*,
+                   CASE WHEN f.usable AND $4::integer > 0
+                        THEN rate_limit_take_values('p:' || f.principal_id, f.rate_per_minute, f.rate_per_hour,
+                                                    f.rate_burst, f.at, $4::integer) END AS taken
+            FROM (
+                SELECT k.id, k.secret_hash, k.kind, k.scopes, k.expires_at, k.revoked_at, k.last_used_at,
+                       p.id AS principal_id, p.name, p.kind AS principal_kind, p.is_active, p.roles, p.permissions,
+                       p.rate_per_minute, p.rate_per_hour, p.rate_burst, n.at,
+                       k.secret_hash = $2::bytea AND p.is_active AND (k.revoked_at IS NULL OR k.revoked_at > n.at)
+                           AND (k.expires_at IS NULL OR k.expires_at > n.at) AS usable
+                FROM (SELECT coalesce($3::timestamptz, now()) AS at) n, api_key k
+                JOIN principal p ON p.id = k.principal_id
+                WHERE k.prefix = $1::text) f
+            OFFSET 0) t
         """
     typealias Row = ApiKeyAuthentication
     let prefix: String
