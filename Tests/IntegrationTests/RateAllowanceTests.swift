@@ -1,3 +1,4 @@
+import Glibc
 @testable import API
 import Domain
 import Postgres
@@ -65,6 +66,37 @@ private struct Taken: Statement {
     }
 
     func taken() throws -> Int64? { try TestDatabase.superuser().first(Taken(principalID: principalID)) }
+
+    /// `GET /me` with `presented`, received now and run `delay` later.
+    func me(with presented: String, runAfter delay: Duration) -> Int {
+        let request = Request(
+            cgiParameters: [
+                ("REQUEST_METHOD", "GET"), ("DOCUMENT_URI", "/api/v1/me"), ("HTTP_AUTHORIZATION", "Bearer \(presented)"),
+                ("REQUEST_ID", "allowance-\(UInt32.random(in: 0...UInt32.max))"),
+            ],
+            body: [])
+        let context = RequestContext(request: request, connection: session, config: config, services: services)
+        let (seconds, attoseconds) = delay.components
+        usleep(useconds_t(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+        guard case .response(let response) = app.respond(to: request, context: context) else { return 0 }
+        return response.status
+    }
+
+    /// The responder judges a key by when the request arrived, the database by when it reads it. A key that expired
+    /// in between is still served (it was valid on arrival), and its read took nothing: the request is then taken
+    /// from the bucket after the read, not served uncounted.
+    @Test func aRequestWhoseReadTookNothingIsStillCounted() throws {
+        let secret = try ApiKeySecret.generate()
+        let arrival = SystemClock.now()
+        _ = try ApiKeyStore(connection: TestDatabase.superuser()).insert(
+            prefix: secret.prefix, hash: secret.hash, principalID: principalID, isSession: false, scopes: ["*"],
+            description: "RateAllowanceTests, expiring", expiresAt: Timestamp(microseconds: arrival.microseconds + 1_500_000))
+        #expect(me(with: secret.key) == 200)
+        #expect(try taken() == 1, "a key met for the first time: one request taken")
+        #expect(me(with: secret.key, runAfter: .milliseconds(2000)) == 200, "valid when it arrived")
+        #expect(try taken() == 3, "two asked for with the read, which took nothing, so taken after it")
+        #expect(me(with: secret.key) == 401, "expired by now")
+    }
 
     @Test func aWrongSecretWithTheKeysPrefixLeavesTheAllowanceAlone() throws {
         #expect(me(with: key) == 200)
