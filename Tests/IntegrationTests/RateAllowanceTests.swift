@@ -53,22 +53,10 @@ private struct Taken: Statement {
         key = secret.key
     }
 
-    func me(with presented: String) -> Int {
-        let request = Request(
-            cgiParameters: [
-                ("REQUEST_METHOD", "GET"), ("DOCUMENT_URI", "/api/v1/me"), ("HTTP_AUTHORIZATION", "Bearer \(presented)"),
-                ("REQUEST_ID", "allowance-\(UInt32.random(in: 0...UInt32.max))"),
-            ],
-            body: [])
-        let context = RequestContext(request: request, connection: session, config: config, services: services)
-        guard case .response(let response) = app.respond(to: request, context: context) else { return 0 }
-        return response.status
-    }
-
     func taken() throws -> Int64? { try TestDatabase.superuser().first(Taken(principalID: principalID)) }
 
     /// `GET /me` with `presented`, received now and run `delay` later.
-    func me(with presented: String, runAfter delay: Duration) -> Int {
+    func me(with presented: String, runAfter delay: Duration = .zero) -> Int {
         let request = Request(
             cgiParameters: [
                 ("REQUEST_METHOD", "GET"), ("DOCUMENT_URI", "/api/v1/me"), ("HTTP_AUTHORIZATION", "Bearer \(presented)"),
@@ -76,8 +64,10 @@ private struct Taken: Statement {
             ],
             body: [])
         let context = RequestContext(request: request, connection: session, config: config, services: services)
-        let (seconds, attoseconds) = delay.components
-        usleep(useconds_t(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+        if delay > .zero {
+            let (seconds, attoseconds) = delay.components
+            usleep(useconds_t(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+        }
         guard case .response(let response) = app.respond(to: request, context: context) else { return 0 }
         return response.status
     }
