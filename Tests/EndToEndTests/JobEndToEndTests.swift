@@ -17,6 +17,35 @@ import Testing
         return try Stack.client.send("POST", "/api/v1/jobs", headers: headers, body: Array(body.utf8))
     }
 
+    /// Submits with an API key are authenticated by the batcher, with the others of their group: a revoked key, a
+    /// missing permission and a bad body still get their problems, in that order of precedence, and every refusal
+    /// its audit row.
+    @Test func refusedSubmitsGetTheirProblemsAndAuditRows() throws {
+        let user = try Fixtures.user("refused-submit", roles: ["user"])
+        let viewer = try Fixtures.user("refused-viewer", roles: ["viewer"])
+        let revoked = try #require(try user.post("/api/v1/keys", json: "{}").json?["key"] as? String)
+        #expect(try user.send("DELETE", "/api/v1/keys/\(revoked.prefix(12))").status == 204)
+        let revokedCaller = Caller(key: revoked)
+        let refusedRevoked = try submit(revokedCaller, #"{"name":""}"#)
+        #expect(refusedRevoked.status == 401)
+        #expect(refusedRevoked.json?["type"] as? String == "/problems/revoked-credential")
+        let refusedViewer = try submit(viewer, #"{"name":""}"#)
+        #expect(refusedViewer.status == 403)
+        let invalid = try submit(user, #"{"name":"","target":"sim-statevector","kind":"circuit","program":"qreg"}"#)
+        #expect(invalid.status == 400)
+        #expect(try submit(user).status == 201)
+        let prefix = String(revoked.prefix(12))
+        #expect(try Stack.eventually(within: 5) {
+            try Fixtures.sql("""
+                SELECT count(*) FROM audit_log WHERE route = '/api/v1/jobs' AND (
+                    (key_prefix = '\(prefix)' AND event = 'auth.failure' AND status = 401)
+                    OR (principal_name = '\(viewer.name)' AND status = 403)
+                    OR (principal_name = '\(user.name)' AND status = 400)
+                    OR (principal_name = '\(user.name)' AND event = 'job.created' AND status = 201))
+                """) == "4"
+        })
+    }
+
     @Test func submitAnswers201WithLocationAndTheJob() throws {
         let user = try Fixtures.user("submit", roles: ["user"])
         let response = try submit(user)
