@@ -234,10 +234,16 @@ public final class Scheduler {
         let timeout = Int32(min((end - now) / 1_000_000, 1000))
         let ownSession = connection.backendPID
         let deadline = now + UInt64(timeout) * 1_000_000
-        while SystemClock.monotonicNanoseconds() < deadline {
-            let remaining = Int32((deadline - SystemClock.monotonicNanoseconds()) / 1_000_000)
+        while let remaining = Self.millisecondsLeft(from: SystemClock.monotonicNanoseconds(), until: deadline) {
             let notifications = try connection.waitForNotifications(timeoutMilliseconds: max(1, remaining))
             if notifications.contains(where: { $0.senderPID != ownSession }) { return }
         }
+    }
+
+    /// Whole milliseconds from `now` to `deadline`, or nil once it has passed. Computed from one reading of the
+    /// clock: a loop that tested one reading and subtracted a later one trapped when the deadline fell in between.
+    static func millisecondsLeft(from now: UInt64, until deadline: UInt64) -> Int32? {
+        guard now < deadline else { return nil }
+        return Int32(min((deadline - now) / 1_000_000, UInt64(Int32.max)))
     }
 }
