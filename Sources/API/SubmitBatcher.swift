@@ -15,7 +15,8 @@ enum SubmitStage {
     /// As it arrived: the batcher authenticates it with the other arrivals of its batch, in one round trip, and
     /// validates it.
     case arrived
-    /// Authenticated and valid: a worker ran it up to its handler (a credential other than an API key).
+    /// Authenticated and valid: a worker ran it up to its handler (a credential other than an API key), or the
+    /// batcher did and it waits for the next batch (its owner's Idempotency-Key was in this one).
     case validated(JobSubmission)
 }
 
@@ -35,10 +36,11 @@ private typealias ValidSubmit = (submit: BatchedSubmit, submission: JobSubmissio
 /// flight and commits them in one transaction (sql/migrations/0013_submits_in_batches.sql), each job with its audit
 /// row, nothing answered before the flush. A submit with an API key comes here as it arrived: the batch's keys are
 /// read in one round trip on this thread's connection (`Connection.prefetch`), each request then goes through the
-/// whole chain (authentication, rate limit, permission, validation) here, and the refused are answered at once.
-/// A worker's own round trip for each submit's key cost more than the read itself (docs/performance.md). Most of a submit's database cost is per statement and per transaction,
-/// so a batch of 16 costs about a sixth as much a job as one alone (docs/performance.md). A lone submit goes at
-/// once, as a batch of one. Only while submits pour in (the last batch held `busyBatch` or more) does the thread
+/// whole chain (authentication, rate limit, permission, validation) here, and the refused are answered with the
+/// batch. A worker's own round trip for each submit's key cost its backend about three times what the read itself
+/// costs, in wake-ups and cold caches (docs/performance.md). Most of a submit's database cost is per statement and
+/// per transaction, so a batch of 16 costs about a sixth as much a job as one alone. A lone submit goes at once, as a
+/// batch of one. Only while submits pour in (the last batch held `busyBatch` or more) does the thread
 /// wait up to its gather window (1 ms) for more before it commits, as PostgreSQL's `commit_delay` does: the next batch
 /// then costs less a job, and the process keeps up with more (15 % more submits on two cores).
 final class SubmitBatcher: @unchecked Sendable {
