@@ -45,7 +45,7 @@ public final class RequestContext {
     public var auditDetail: [(String, JSON)] = []
     /// The route's first read, sent with authentication's round trip (`Route.prefetch`); the handler takes it.
     public var readAhead: ReadAhead?
-    /// The key read sent ahead with other requests' (the submit batcher's), which authentication then uses.
+    /// The key read made with other requests' (the submit batcher's), which authentication then uses.
     var preparedKeyRead: Authenticator.PreparedKeyRead?
     /// The key prefix presented, for the audit row even when authentication failed.
     var presentedKeyPrefix: String?

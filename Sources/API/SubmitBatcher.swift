@@ -12,7 +12,7 @@ public struct QueuedSubmit: Handoff {
 
 /// How far a request waiting in the `SubmitBatcher` has come.
 enum SubmitStage {
-    /// As it arrived: the batcher authenticates it with the other arrivals of its batch, in one round trip, and
+    /// As it arrived: the batcher authenticates it with the other arrivals of its batch, in one statement, and
     /// validates it.
     case arrived
     /// Authenticated and valid: a worker ran it up to its handler (a credential other than an API key), or the
@@ -35,14 +35,16 @@ private typealias ValidSubmit = (submit: BatchedSubmit, submission: JobSubmissio
 /// Group commit for submits: one thread per process takes every submit that arrived while the previous batch was in
 /// flight and commits them in one transaction (sql/migrations/0013_submits_in_batches.sql), each job with its audit
 /// row, nothing answered before the flush. A submit with an API key comes here as it arrived: the batch's keys are
-/// read in one round trip on this thread's connection (`Connection.prefetch`), each request then goes through the
-/// whole chain (authentication, rate limit, permission, validation) here, and the refused are answered with the
-/// batch. A worker's own round trip for each submit's key cost its backend about three times what the read itself
-/// costs, in wake-ups and cold caches (docs/performance.md). Most of a submit's database cost is per statement and
-/// per transaction, so a batch of 16 costs about a sixth as much a job as one alone. A lone submit goes at once, as a
-/// batch of one. Only while submits pour in (the last batch held `busyBatch` or more) does the thread
-/// wait up to its gather window (1 ms) for more before it commits, as PostgreSQL's `commit_delay` does: the next batch
-/// then costs less a job, and the process keeps up with more (15 % more submits on two cores).
+/// read in one statement on this thread's connection (`Authenticator.readPreparedKeys`), each request then goes
+/// through the whole chain (authentication, rate limit, permission, validation) here, and the refused are answered
+/// with the batch. A worker's own round trip for each submit's key cost its backend about three times what the read
+/// itself costs, in wake-ups and cold caches, and one statement for the group costs a fifth of one for each key
+/// (docs/performance.md). The valid ones are then committed in one round trip (`JobStore.submitAndCommit`). Most of
+/// a submit's database cost is per statement and per transaction, so a batch of 16 costs about a sixth as much a
+/// job as one alone. A lone submit goes at once, as a batch of one. Only while submits pour in (the last batch held
+/// `busyBatch` or more) does the thread wait up to its gather window (1 ms) for more before it commits, as
+/// PostgreSQL's `commit_delay` does: the next batch then costs less a job, and the process keeps up with more (15 %
+/// more submits on two cores).
 final class SubmitBatcher: @unchecked Sendable {
     /// Submits committed together at most, which bounds a batch's statement and its row locks.
     static let maximumBatch = 64
@@ -206,15 +208,18 @@ final class SubmitBatcher: @unchecked Sendable {
         return refused + zip(batch, responses).map { ($0.submit, $1) }
     }
 
-    /// Authenticates the arrivals of `taken` (their keys read in one round trip) and runs each through the chain up to
+    /// Authenticates the arrivals of `taken` (their keys read in one statement) and runs each through the chain up to
     /// its handler: the valid join the batch, the others come back with their answers. An arrival whose owner's
     /// Idempotency-Key is already in the batch waits for the next one.
     private func admit(
         _ taken: [BatchedSubmit], app: App, connection: Connection
     ) -> (batch: [ValidSubmit], refused: [(submit: BatchedSubmit, response: Response)]) {
         let authenticator = app.services.authenticator
-        connection.prefetch(
-            taken.compactMap { $0.submission == nil ? authenticator.prepareKeyRead($0.request, context: $0.context) : nil })
+        authenticator.readPreparedKeys(
+            of: taken.compactMap {
+                $0.submission == nil && authenticator.prepareKeyRead($0.request, context: $0.context) ? $0.context : nil
+            },
+            connection: connection)
         var batch: [ValidSubmit] = []
         var refused: [(submit: BatchedSubmit, response: Response)] = []
         var keys: Set<String> = []
@@ -259,33 +264,29 @@ final class SubmitBatcher: @unchecked Sendable {
         }
     }
 
-    /// Submits `batch` in one transaction, the audit rows of the submits that changed something with it, then
-    /// answers each request from its outcome (the handler runs again and renders it). If a statement fails, a
-    /// batch of several is tried again one submit at a time, so that one bad submission cannot fail the others; a
-    /// lone one answers with its error.
+    /// Submits `batch` in one transaction and one round trip, with the audit rows of the submits that create their
+    /// job (`JobStore.submitAndCommit`), then answers each request from its outcome (the handler runs again and
+    /// renders it). The other answers (a replay, a reused Idempotency-Key) change nothing and are audited after they
+    /// are sent, as reads are. If a statement fails, a batch of several is tried again one submit at a time, so that
+    /// one bad submission cannot fail the others; a lone one answers with its error.
     private func commit(_ batch: [ValidSubmit], app: App, connection: Connection) -> [Response] {
+        let createdAudit = batch.map { submit, _ in
+            var entry = submit.context.auditEntry(status: JobRoutes.createdStatus)
+            entry.event = JobRoutes.createdEvent
+            return entry
+        }
         do {
-            let audited = try connection.transaction(
-                synchronousCommit: true, followedBy: JobStore.announcement,
-                followUpFailed: { error in
-                    // The jobs are committed; their long-polls answer when their wait ends instead of at once.
-                    Log.message(.warn, "job changes not announced", [("error", .string(String(reflecting: error)))])
-                }
-            ) {
-                let outcomes = try JobStore(connection: connection).submit(batch.map(\.submission))
-                var audited: [RequestContext] = []
-                var entries: [AuditEntry] = []
-                for ((submit, _), outcome) in zip(batch, outcomes) {
-                    submit.context.submitOutcome = .success(outcome)
-                    if let status = try? JobRoutes.submitted(outcome, context: submit.context).status, status < 400 {
-                        entries.append(submit.context.auditEntry(status: status))
-                        audited.append(submit.context)
-                    }
-                }
-                AuditStore(connection: connection).insertBeforeCommit(entries)
-                return audited
+            let (outcomes, announcementFailure) = try connection.transaction(synchronousCommit: true) {
+                try JobStore(connection: connection).submitAndCommit(batch.map(\.submission), createdAudit: createdAudit)
             }
-            for context in audited { context.isAudited = true }
+            if let announcementFailure {
+                // The jobs are committed; their long-polls answer when their wait ends instead of at once.
+                Log.message(.warn, "job changes not announced", [("error", .string(String(reflecting: announcementFailure)))])
+            }
+            for ((submit, _), outcome) in zip(batch, outcomes) {
+                submit.context.submitOutcome = .success(outcome)
+                if case .created = outcome { submit.context.isAudited = true }
+            }
         } catch {
             // A statement's error rolled the whole batch back: when it may be one submission's fault (a rule of
             // the data), each submit is tried alone. A lost connection may have lost the COMMIT's answer rather

@@ -14,6 +14,8 @@ public final class Connection {
     private var listenedChannels: [String] = []
     /// True between BEGIN and COMMIT/ROLLBACK of `transaction`.
     public private(set) var isInTransaction = false
+    /// True once `executeAndCommit` sent the transaction's COMMIT: its body must not send anything more.
+    private var isCommitted = false
     /// Commands the next round trip sends ahead of its own: the transaction's BEGIN until its first statement
     /// carries it, and writes queued with `executeBeforeCommit`. Nothing waits for them alone.
     private var pending: [PipelinedCommand] = []
@@ -116,42 +118,6 @@ public final class Connection {
         return QueryResult(handle: results[0])
     }
 
-    /// Runs independent statements in one round trip, each in a transaction of its own (its own Sync in the
-    /// pipeline), and leaves each result in its `ReadAhead`: what one of them writes commits even when another fails.
-    /// A statement that fails, or every one when the session breaks, is left without a result; whoever needs it then
-    /// runs the statement itself and meets the error there. Outside transactions only.
-    public func prefetch(_ reads: [ReadAhead]) {
-        precondition(!isInTransaction && pending.isEmpty, "prefetch runs outside transactions")
-        guard !reads.isEmpty else { return }
-        do {
-            try open()
-            let names = try reads.map { try preparedName(key: $0.key, sql: $0.sql) }
-            guard PQenterPipelineMode(handle) == 1 else { throw brokenSession() }
-            for (read, name) in zip(reads, names) {
-                let queued = Self.withWireParameters(read.binds) { count, values, lengths, formats in
-                    PQsendQueryPrepared(handle, name, count, values, lengths, formats, 0)
-                }
-                guard queued == 1, PQpipelineSync(handle) == 1 else { throw brokenSession() }
-            }
-            for read in reads {
-                guard let result = PQgetResult(handle) else { throw brokenSession() }
-                while let extra = PQgetResult(handle) { PQclear(extra) }
-                if PQresultStatus(result) == PGRES_TUPLES_OK || PQresultStatus(result) == PGRES_COMMAND_OK {
-                    read.result = QueryResult(handle: result)
-                } else {
-                    PQclear(result)
-                }
-                let sync = PQgetResult(handle)
-                defer { PQclear(sync) }
-                guard PQresultStatus(sync) == PGRES_PIPELINE_SYNC else { throw brokenSession() }
-            }
-            guard PQexitPipelineMode(handle) == 1 else { throw brokenSession() }
-        } catch {
-            // A broken session is closed already; the reads left without a result are run again by whoever needs
-            // them, who then meets the error.
-        }
-    }
-
     /// Runs a statement and decodes its first row, sending `ahead` (if any) in the same round trip.
     public func first<S: Statement>(_ statement: S, readingAhead ahead: ReadAhead?) throws -> S.Row? {
         guard let ahead else { return try first(statement) }
@@ -193,14 +159,14 @@ public final class Connection {
         let startsTransaction = commands.contains { if case .text("BEGIN") = $0 { true } else { false } }
         let endsTransaction = if case .text("COMMIT")? = wanted.last { true } else { false }
         do {
-            return try send(commands, keepingLast: wanted.count).kept
+            return try send(commands, keeping: (commands.count - wanted.count)..<commands.count).kept
         } catch let error as DatabaseError
             where error.isConnectionFailure && (!isInTransaction || startsTransaction) && !endsTransaction
         {
             let wasInTransaction = isInTransaction
             close()
             isInTransaction = wasInTransaction
-            return try send(commands, keepingLast: wanted.count).kept
+            return try send(commands, keeping: (commands.count - wanted.count)..<commands.count).kept
         }
     }
 
@@ -213,13 +179,13 @@ public final class Connection {
     }
 
     /// One round trip: a lone statement is executed as it is; several go in libpq's pipeline mode, ending in one
-    /// Sync, so the server runs them in order and stops at the first error. Returns the results of the last
-    /// `kept` commands.
+    /// Sync, so the server runs them in order and stops at the first error. Returns the results of the commands at
+    /// the positions `kept`.
     ///
     /// With `independentLast`, the last command follows a COMMIT and runs in a transaction of its own: its failure
     /// cannot undo what came before it, so it is returned in `independentFailure` instead of thrown.
     private func send(
-        _ commands: [PipelinedCommand], keepingLast kept: Int, independentLast: Bool = false
+        _ commands: [PipelinedCommand], keeping kept: Range<Int>, independentLast: Bool = false
     ) throws -> Replies {
         try open()
         if commands.count == 1 {
@@ -273,7 +239,7 @@ public final class Connection {
                 PQclear(result)
             } else if reachedIndependent {
                 do { try check(result, handle: handle); PQclear(result) } catch { independentFailure = error }
-            } else if firstError == nil, index >= commands.count - kept {
+            } else if firstError == nil, kept.contains(index) {
                 do { try check(result, handle: handle); keptResults.append(result) } catch { firstError = error }
             } else if firstError == nil {
                 do { try check(result, handle: handle); PQclear(result) } catch { firstError = error }
@@ -374,9 +340,12 @@ public final class Connection {
                 [.text("BEGIN")] + (synchronousCommit ? [.text("SET LOCAL synchronous_commit = on")] : [])
             pending = start
             isInTransaction = true
+            isCommitted = false
             do {
                 let value = try body()
-                if pending.count == start.count, case .text("BEGIN")? = pending.first {
+                if isCommitted {
+                    precondition(pending.isEmpty && followUp == nil, "executeAndCommit sent the COMMIT and its follow-up")
+                } else if pending.count == start.count, case .text("BEGIN")? = pending.first {
                     // The body sent and queued nothing: there is no transaction to commit.
                     pending.removeAll()
                 } else {
@@ -408,6 +377,52 @@ public final class Connection {
         }
     }
 
+    /// Ends the transaction in the round trip of its last statement: what is pending, `statement`, the read `ahead`
+    /// (which sees the statement's effects), COMMIT and `followUp` (in a transaction of its own, as with
+    /// `transaction(followedBy:)`) go together. Returns the statement's result and the follow-up's failure; the
+    /// transaction's body then sends nothing more. A failure before the COMMIT rolls the transaction back, as any
+    /// statement's does. Never sent again: a session the server closed while idle is noticed and replaced before
+    /// anything is sent, but a COMMIT that may have arrived must not be repeated.
+    public func executeAndCommit<S: Statement>(
+        _ statement: S, readingAhead ahead: ReadAhead, followedBy followUp: any Statement
+    ) throws -> (result: QueryResult, followUpFailure: (any Error)?) {
+        precondition(isInTransaction && !isCommitted, "executeAndCommit ends a transaction that is open")
+        replaceSessionClosedByServer()
+        let commands =
+            pending + [
+                .statement(key: ObjectIdentifier(S.self), sql: S.sql, binds: statement.binds),
+                .statement(key: ahead.key, sql: ahead.sql, binds: ahead.binds), .text("COMMIT"), Self.command(followUp),
+            ]
+        pending.removeAll()
+        let replies: Replies
+        do {
+            replies = try send(commands, keeping: (commands.count - 4)..<(commands.count - 2), independentLast: true)
+        } catch let error as DatabaseError where SQLState.connectionException ~= error.sqlState {
+            throw DatabaseError(
+                sqlState: .transactionResolutionUnknown,
+                message: "the connection broke while committing: \(error.message)")
+        }
+        isCommitted = true
+        ahead.result = QueryResult(handle: replies.kept[1])
+        return (QueryResult(handle: replies.kept[0]), replies.independentFailure)
+    }
+
+    private static func command<S: Statement>(_ statement: S) -> PipelinedCommand {
+        .statement(key: ObjectIdentifier(S.self), sql: S.sql, binds: statement.binds)
+    }
+
+    /// Reads what the server sent while the session was idle: a server that shut down or ended the session has said
+    /// so (57P01) and closed it, and the session is replaced before a round trip that cannot be sent twice. The
+    /// transaction being started keeps its bookkeeping. The second read meets the end of a closed session when the
+    /// first one read its last message.
+    private func replaceSessionClosedByServer() {
+        guard let handle, PQconsumeInput(handle) == 0 || PQconsumeInput(handle) == 0 || PQstatus(handle) != CONNECTION_OK
+        else { return }
+        let (queued, inTransaction) = (pending, isInTransaction)
+        close()
+        (pending, isInTransaction) = (queued, inTransaction)
+    }
+
     /// Sends COMMIT (after what is pending) and `followUp` in one round trip; returns the follow-up's failure.
     /// Never sent again: a COMMIT that may have arrived must not be repeated.
     private func commit<S: Statement>(followedBy followUp: S) throws -> (any Error)? {
@@ -415,7 +430,7 @@ public final class Connection {
             .text("COMMIT"), .statement(key: ObjectIdentifier(S.self), sql: S.sql, binds: followUp.binds),
         ]
         pending.removeAll()
-        return try send(commands, keepingLast: 0, independentLast: true).independentFailure
+        return try send(commands, keeping: 0..<0, independentLast: true).independentFailure
     }
 
     private func rollback() {

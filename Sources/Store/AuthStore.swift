@@ -12,22 +12,23 @@ public struct AuthStore {
 
     /// The key with this public prefix and its owner, or nil when no key has it. When `hash` matches a usable key,
     /// up to `wanted` requests are taken from the owner's rate limit in the same call (none when `wanted` is 0).
-    /// When this very read was sent already (`keyRead`, run by `Connection.prefetch`) and came back, its result is
-    /// used instead of a round trip.
     public func apiKey(
-        prefix: String, hash: [UInt8], wanted: Int = 1, now: Timestamp? = nil, readingAhead ahead: ReadAhead? = nil,
-        sent: ReadAhead? = nil
+        prefix: String, hash: [UInt8], wanted: Int = 1, now: Timestamp? = nil, readingAhead ahead: ReadAhead? = nil
     ) throws -> ApiKeyAuthentication? {
-        let statement = AuthApiKey(prefix: prefix, hash: hash, wanted: wanted, now: now)
-        if let result = sent?.result(of: statement) {
-            return result.rowCount > 0 ? try AuthApiKey.decode(result[0]) : nil
-        }
-        return try connection.first(statement, readingAhead: ahead)
+        try connection.first(AuthApiKey(prefix: prefix, hash: hash, wanted: wanted, now: now), readingAhead: ahead)
     }
 
-    /// The read of `apiKey`, to send with others in one round trip (`Connection.prefetch`).
-    public static func keyRead(prefix: String, hash: [UInt8], wanted: Int, now: Timestamp? = nil) -> ReadAhead {
-        ReadAhead(AuthApiKey(prefix: prefix, hash: hash, wanted: wanted, now: now))
+    /// What `apiKey` returns for each of several presented keys, in their order, read in one statement (a group of
+    /// requests, the submit batcher's): a statement costs the server several times what one key's lookup does. The
+    /// statement is one transaction, so an error in it (a take that fails) leaves every key unread.
+    public func apiKeys(
+        _ presented: [(prefix: String, hash: [UInt8], wanted: Int)], now: Timestamp? = nil
+    ) throws -> [ApiKeyAuthentication?] {
+        var found = [ApiKeyAuthentication?](repeating: nil, count: presented.count)
+        for row in try connection.rows(AuthApiKeys(keys: presented, now: now)) where found.indices.contains(row.ordinal) {
+            found[row.ordinal] = row.key
+        }
+        return found
     }
 
     /// Takes up to `wanted` requests from a principal's bucket, for a key read without counting.

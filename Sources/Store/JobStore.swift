@@ -76,12 +76,21 @@ public struct JobStore {
     }
 
     /// Inserts jobs (or finds the jobs of live Idempotency-Keys) in one statement and returns them rendered, in the
-    /// order of `submissions`. One round trip: the documents are read right after `job_submit_batch`, in the same
-    /// pipeline. The same owner's Idempotency-Key may appear only once in a call.
-    public func submit(_ submissions: [JobSubmission]) throws -> [SubmitOutcome] {
+    /// order of `submissions`, and commits the caller's transaction in the same round trip
+    /// (`Connection.executeAndCommit`): the documents are read right after `job_submit_batch`, then COMMIT and the
+    /// announcement of the new jobs follow. `createdAudit` holds the audit row of each submission (same order) should it
+    /// create its job; those rows are written in the same statement, with the job's id in their detail. The same
+    /// owner's Idempotency-Key may appear only once in a call. Returns the announcement's failure beside the outcomes:
+    /// the jobs are committed either way.
+    public func submitAndCommit(
+        _ submissions: [JobSubmission], createdAudit: [AuditEntry]
+    ) throws -> (outcomes: [SubmitOutcome], announcementFailure: (any Error)?) {
+        precondition(createdAudit.count == submissions.count, "one audit row for each submission")
         let read = JobsSubmittedGet()
         let ahead = ReadAhead(read)
-        let result = try connection.execute(JobSubmitBatch(submissions: submissions), readingAhead: ahead)
+        let (result, announcementFailure) = try connection.executeAndCommit(
+            JobSubmitBatch(submissions: submissions, createdAudit: createdAudit), readingAhead: ahead,
+            followedBy: JobAnnounce())
         guard result.rowCount == submissions.count, let documentRows = ahead.result(of: read) else {
             throw DatabaseError(sqlState: SQLState("P0002"), message: "job_submit_batch returned too few rows")
         }
@@ -90,13 +99,14 @@ public struct JobStore {
             let row = try JobsSubmittedGet.decode(documentRows[index])
             documents[row.id] = row.document
         }
-        return try (0..<result.rowCount).map { index in
+        let outcomes = try (0..<result.rowCount).map { index -> SubmitOutcome in
             let row = try JobSubmitBatch.decode(result[index])
             guard let id = row.jobID else { return .keyJobGone }
             guard row.isSameRequest else { return .keyReused }
             guard let document = documents[id] else { return .keyJobGone }
             return row.isCreated ? .created(document, id: id) : .replayed(document, id: id)
         }
+        return (outcomes, announcementFailure)
     }
 
     /// One job, or nil when it does not exist or belongs to another owner. Uses the read `ahead` (from

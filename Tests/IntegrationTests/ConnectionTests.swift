@@ -219,28 +219,50 @@ private struct TerminateBackend: Statement {
         #expect(try connection.first(ScratchCount()) == 3, "the follow-up ran after the commit")
     }
 
-    @Test func prefetchedStatementsRunEachInATransactionOfItsOwn() throws {
+    @Test func aStatementCanCommitInItsOwnRoundTrip() throws {
         let connection = TestDatabase.superuser()
         try connection.execute(ScratchCreate())
-        let first = ReadAhead(ScratchInsertReturning(name: "prefetched first"))
-        let failing = ReadAhead(DivideByZero())
-        let last = ReadAhead(ScratchInsertReturning(name: "prefetched last"))
-        connection.prefetch([first, failing, last])
-        let firstResult = try #require(first.result(of: ScratchInsertReturning(name: "prefetched first")))
-        #expect(try ScratchInsertReturning.decode(firstResult[0]) == "prefetched first")
-        #expect(failing.result(of: DivideByZero()) == nil, "a failed statement has no result")
-        let lastResult = try #require(last.result(of: ScratchInsertReturning(name: "prefetched last")))
-        #expect(try ScratchInsertReturning.decode(lastResult[0]) == "prefetched last")
-        #expect(try connection.first(ScratchCount()) == 2, "the failure undid neither write around it")
+        let count = ReadAhead(ScratchCount())
+        let (result, followUpFailure) = try connection.transaction {
+            connection.executeBeforeCommit(ScratchInsert(name: "queued"))
+            return try connection.executeAndCommit(
+                ScratchInsertReturning(name: "last"), readingAhead: count, followedBy: DivideByZero())
+        }
+        #expect(try ScratchInsertReturning.decode(result[0]) == "last")
+        #expect(try count.result(of: ScratchCount()).map { try ScratchCount.decode($0[0]) } == 2, "the read saw both")
+        #expect((followUpFailure as? DatabaseError)?.sqlState == SQLState("22012"))
+        #expect(!connection.isInTransaction)
+        #expect(try connection.first(ScratchCount()) == 2, "committed, and the follow-up's failure undid nothing")
     }
 
-    @Test func aPrefetchOnADeadSessionLeavesItsReadsToTheirOwners() throws {
+    @Test func aStatementThatFailsBeforeItsCommitRollsTheTransactionBack() throws {
+        let connection = TestDatabase.superuser()
+        try connection.execute(ScratchCreate())
+        try connection.execute(ScratchInsert(name: "taken"))
+        #expect {
+            try connection.transaction {
+                connection.executeBeforeCommit(ScratchInsert(name: "queued"))
+                _ = try connection.executeAndCommit(
+                    ScratchInsertReturning(name: "taken"), readingAhead: ReadAhead(ScratchCount()),
+                    followedBy: ScratchInsert(name: "follow-up"))
+            }
+        } throws: { error in
+            (error as? DatabaseError)?.sqlState == .uniqueViolation
+        }
+        #expect(!connection.isInTransaction)
+        #expect(try connection.first(ScratchCount()) == 1, "neither the queued write nor the follow-up stayed")
+    }
+
+    @Test func aCommitInOneRoundTripIsSentOnAFreshSessionWhenTheOldOneDied() throws {
         let (victim, firstPID) = try connectionWithADeadSession()
-        let read = ReadAhead(Echo(text: "prefetched", number: 5, bytes: []))
-        victim.prefetch([read])
-        #expect(read.result(of: Echo(text: "prefetched", number: 5, bytes: [])) == nil)
-        #expect(try victim.first(Echo(text: "by its owner", number: 6, bytes: []))?.0 == "by its owner")
-        #expect(victim.backendPID != firstPID)
+        let (result, followUpFailure) = try victim.transaction {
+            try victim.executeAndCommit(
+                Echo(text: "committed", number: 7, bytes: []), readingAhead: ReadAhead(Echo(text: "read", number: 8, bytes: [])),
+                followedBy: Echo(text: "follow-up", number: 9, bytes: []))
+        }
+        #expect(try Echo.decode(result[0]).0 == "committed")
+        #expect(followUpFailure == nil)
+        #expect(victim.backendPID != firstPID, "the session the server had closed was noticed before sending")
     }
 
     /// A connection whose session the server has just ended, and that session's process id.

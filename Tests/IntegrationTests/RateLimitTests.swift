@@ -125,6 +125,30 @@ private struct LastUsed: Statement {
     }
 }
 
+extension ApiKeyRateLimitTests {
+    @Test func keysReadTogetherAnswerAsEachAloneWould() throws {
+        let key = try keyOfAFreshPrincipal()
+        let other = try keyOfAFreshPrincipal()
+        var wrong = hash
+        wrong[0] ^= 1
+        let found = try AuthStore(connection: connection).apiKeys(
+            [(key.prefix, hash, 4), ("sy_nosuchkey", hash, 1), (key.prefix, hash, 4), (other.prefix, wrong, 64),
+             (other.prefix, hash, 0)],
+            now: start)
+        #expect(found.count == 5)
+        #expect(found[1] == nil, "no key has that prefix")
+        let takes = [found[0], found[2]].map { $0?.rateLimit }
+        #expect(found[0]?.principal.id == key.principalID && found[2]?.principal.id == key.principalID)
+        #expect(takes.map { $0?.granted } == [4, 4], "each request of the same key took what it asked for")
+        #expect(Set(takes.compactMap { $0?.decision.remaining }) == [36, 32], "one after the other")
+        #expect(try connection.first(BucketRow(principalID: key.principalID)) == 8)
+        #expect(found[3]?.principal.id == other.principalID && found[3]?.rateLimit == nil, "a wrong secret takes nothing")
+        #expect(found[4]?.rateLimit == nil, "asked for nothing")
+        #expect(try connection.first(BucketRow(principalID: other.principalID)) == nil)
+        #expect(try connection.first(LastUsed(prefix: other.prefix)) == start.microseconds, "noted by the right secret")
+    }
+}
+
 private struct PlanCounts: Statement {
     static let sql = """
         SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'SELECT t.id, t.secret_hash%'

@@ -80,9 +80,12 @@ import Web
         #expect(batch.allSatisfy { $0.context.isAudited }, "each audit row committed with the jobs")
         let rows = try TestDatabase.superuser().first(CreatedAuditRows(requestIDs: batch.map(\.context.requestID)))
         #expect(rows == 3)
+        let audited = try TestDatabase.superuser().rows(CreatedAuditJobs(requestIDs: batch.map(\.context.requestID)))
+        let answered = responses.compactMap { $0.headers.first { $0.name == "Location" }?.value }
+        #expect(audited.map { "/api/v1/jobs/\($0.jobID)" } == answered, "each row names its request's job")
     }
 
-    /// Submits that came as they arrived are authenticated together (their keys read in one round trip), each then
+    /// Submits that came as they arrived are authenticated together (their keys read in one statement), each then
     /// meets the whole chain: a revoked key, a wrong secret, a missing permission and an invalid body are answered
     /// with their problems, and the others are committed together.
     @Test func arrivalsAreAuthenticatedAndCheckedBeforeTheirBatchCommits() throws {
@@ -128,6 +131,7 @@ import Web
         #expect(next.map(\.context.requestID) == ["batcher-second"])
         #expect(next.allSatisfy { $0.submission != nil }, "it comes back authenticated and validated")
         #expect(batcher.serve(next, app: app, connection: connection).map(\.response.status) == [200])
+        #expect(!next[0].context.isAudited, "a replay changes nothing: it is audited after its answer, as reads are")
     }
 
     /// Workers hand over on arrival only a batched route's requests that present an API key; any other (a token, no
@@ -275,6 +279,17 @@ private struct CreatedAuditRows: Statement {
     let requestIDs: [String]
     var binds: [PostgresValue] { [.textArray(requestIDs)] }
     static func decode(_ row: ResultRow) throws -> Int64 { try row.int(0) }
+}
+
+private struct CreatedAuditJobs: Statement {
+    static let sql = """
+        SELECT request_id, (detail->>'job_id')::bigint FROM audit_log
+        WHERE request_id = ANY ($1::text[]) AND event = 'job.created' ORDER BY request_id
+        """
+    typealias Row = (requestID: String, jobID: Int64)
+    let requestIDs: [String]
+    var binds: [PostgresValue] { [.textArray(requestIDs)] }
+    static func decode(_ row: ResultRow) throws -> Row { (try row.string(0), try row.int(1)) }
 }
 
 private struct QueueingFailed: Error, CustomStringConvertible {

@@ -72,27 +72,43 @@ struct Authenticator {
         }
     }
 
-    /// A key's read prepared ahead of authentication, so that several requests' reads can go in one round trip
-    /// (the submit batcher's): the allowance is claimed now, and `authenticate` then uses this claim and the read's
-    /// result instead of claiming and reading again.
+    /// A key's read prepared ahead of authentication, so that several requests' keys can be read in one statement
+    /// (the submit batcher's, `readPreparedKeys`): the allowance is claimed when the read is prepared, and
+    /// `authenticate` then uses this claim and what the read found instead of claiming and reading again.
     struct PreparedKeyRead {
         let prefix: String
         let hash: [UInt8]
         let claim: RateAllowances.Claim?
-        let read: ReadAhead
+        let wanted: Int
+        /// What the read found (nil inside when no key has the prefix); nil while it was not made.
+        var found: ApiKeyAuthentication??
     }
 
-    /// Prepares the key read of a request that authenticates with a well-formed API key (nil for any other), and
-    /// notes it in the context for `authenticate`.
-    func prepareKeyRead(_ request: Request, context: RequestContext) -> ReadAhead? {
+    /// Prepares the key read of a request that authenticates with a well-formed API key and notes it in the context
+    /// for `readPreparedKeys` and `authenticate`; false for a request with any other credential.
+    func prepareKeyRead(_ request: Request, context: RequestContext) -> Bool {
         guard case .key(let text) = Self.presented(request), let (prefix, hash) = ApiKeySecret.parse(text) else {
-            return nil
+            return false
         }
         let claim = allowances.claim(keyPrefix: prefix, hash: hash)
         let wanted = if case .take(let wanted)? = claim { wanted } else { 0 }
-        let read = AuthStore.keyRead(prefix: prefix, hash: hash, wanted: wanted)
-        context.preparedKeyRead = PreparedKeyRead(prefix: prefix, hash: hash, claim: claim, read: read)
-        return read
+        context.preparedKeyRead = PreparedKeyRead(prefix: prefix, hash: hash, claim: claim, wanted: wanted)
+        return true
+    }
+
+    /// Reads the keys prepared in `contexts` in one statement on `connection` and leaves what each read found in its
+    /// context. When the statement fails, each request reads its own key during authentication and meets the error
+    /// there.
+    func readPreparedKeys(of contexts: [RequestContext], connection: Connection) {
+        let reading = contexts.compactMap { context in context.preparedKeyRead.map { (context, $0) } }
+        guard !reading.isEmpty else { return }
+        do {
+            let found = try AuthStore(connection: connection).apiKeys(
+                reading.map { _, read in (read.prefix, read.hash, read.wanted) })
+            for ((context, _), key) in zip(reading, found) { context.preparedKeyRead?.found = .some(key) }
+        } catch {
+            Log.message(.warn, "keys not read together", [("error", .string(String(reflecting: error)))])
+        }
     }
 
     private func authenticateKey(_ text: String, context: RequestContext) throws -> Outcome {
@@ -109,8 +125,12 @@ struct Authenticator {
         context.preparedKeyRead = nil
         let claim = if let prepared { prepared.claim } else { allowances.claim(keyPrefix: prefix, hash: hash) }
         let wanted = if case .take(let wanted)? = claim { wanted } else { 0 }
-        guard let found = try AuthStore(connection: context.connection).apiKey(
-            prefix: prefix, hash: hash, wanted: wanted, readingAhead: context.readAhead, sent: prepared?.read) else {
+        let read =
+            if let found = prepared?.found { found } else {
+                try AuthStore(connection: context.connection).apiKey(
+                    prefix: prefix, hash: hash, wanted: wanted, readingAhead: context.readAhead)
+            }
+        guard let found = read else {
             allowances.forget(keyPrefix: prefix)
             throw unknown
         }

@@ -101,6 +101,11 @@ struct JobRoutes {
         throw QueuedSubmit(submission: submission)
     }
 
+    /// The status of a submit that created its job, and the event of its audit row (which `SubmitBatcher` writes
+    /// with the job).
+    static let createdStatus = 201
+    static let createdEvent = "job.created"
+
     /// The answer to a submission: 201 for a new job, 200 for an Idempotency-Key's replay, 422 for a key reused with
     /// another body, 409 when the key's job was deleted.
     static func submitted(_ outcome: JobStore.SubmitOutcome, context: RequestContext) throws -> Response {
@@ -113,7 +118,7 @@ struct JobRoutes {
         }
         switch outcome {
         case .created(let document, let id):
-            return answer(document, id: id, status: 201, event: "job.created")
+            return answer(document, id: id, status: createdStatus, event: createdEvent)
         case .replayed(let document, let id):
             return answer(document, id: id, status: 200, event: "job.replayed")
         case .keyReused:

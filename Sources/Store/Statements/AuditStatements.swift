@@ -11,20 +11,31 @@ private let auditJSON = """
         'seq', a.seq, 'hash', encode(a.hash, 'hex'))::text
     """
 
+/// The insert of audit rows from `rows`, a relation with the columns of `AuditEntry.json`: `AuditInsert` and the
+/// insert that goes with a group of submits (`JobSubmitBatch`) write rows the same way.
+func auditInsertSQL(from rows: String, detail: String = "r.detail") -> String {
+    """
+    INSERT INTO audit_log (at, request_id, event, principal_id, principal_name, credential_kind, key_prefix,
+                           method, route, status, latency_us, client_addr, user_agent, detail)
+    SELECT 'epoch'::timestamptz + r.at_us * interval '1 microsecond', r.request_id, r.event, r.principal_id,
+           r.principal_name, r.credential_kind, r.key_prefix, r.method, r.route, r.status, r.latency_us,
+           r.client_addr, r.user_agent, \(detail)
+    FROM \(rows)
+    ORDER BY r.at_us
+    """
+}
+
+/// The columns of `AuditEntry.json`, for `jsonb_to_recordset`.
+let auditEntryColumns = """
+    at_us bigint, request_id text, event text, principal_id bigint, principal_name text, credential_kind text,
+    key_prefix text, method text, route text, status smallint, latency_us integer, client_addr text, user_agent text,
+    detail jsonb
+    """
+
 /// Appends audit rows.
 struct AuditInsert: Statement {
     // One statement for any number of rows: a batch costs one round trip and one plan.
-    static let sql = """
-        INSERT INTO audit_log (at, request_id, event, principal_id, principal_name, credential_kind, key_prefix,
-                               method, route, status, latency_us, client_addr, user_agent, detail)
-        SELECT 'epoch'::timestamptz + r.at_us * interval '1 microsecond', r.request_id, r.event, r.principal_id,
-               r.principal_name, r.credential_kind, r.key_prefix, r.method, r.route, r.status, r.latency_us,
-               r.client_addr, r.user_agent, r.detail
-        FROM jsonb_to_recordset($1::jsonb) AS r(at_us bigint, request_id text, event text, principal_id bigint,
-             principal_name text, credential_kind text, key_prefix text, method text, route text, status smallint,
-             latency_us integer, client_addr text, user_agent text, detail jsonb)
-        ORDER BY r.at_us
-        """
+    static let sql = auditInsertSQL(from: "jsonb_to_recordset($1::jsonb) AS r(\(auditEntryColumns))")
     let entries: [AuditEntry]
     var binds: [PostgresValue] {
         [.text(JSON.array(entries.map(\.json)).text)]

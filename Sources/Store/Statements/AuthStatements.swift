@@ -1,50 +1,80 @@
 import Domain
 import Postgres
 
-/// The API key with this prefix and its owner. When the hash matches a usable key, its last use is noted (at most once
-/// a minute) and, when `wanted` is above 0, up to `wanted` requests are taken from the owner's rate limit
-/// (`rate_limit_take`, 0020); with `wanted` 0 (the responder holds an allowance) nothing is written in most calls.
-/// Both writes are calls behind CASE (0022), so a call whose condition does not hold (a wrong secret, say) is never
-/// made and costs nothing to set up. The take is made once in the inner query, whose volatile output keeps it from
-/// being merged into the outer one (and `OFFSET 0` says so): merged, each of its four uses would take again.
-struct AuthApiKey: Statement {
-    static let sql = """
-        SELECT t.id, t.secret_hash, t.kind, t.scopes, epoch_us(t.expires_at), epoch_us(t.revoked_at),
-               t.principal_id, t.name, t.principal_kind, t.is_active, t.roles, t.permissions,
-               t.rate_burst, t.taken[1], t.taken[2], t.taken[3], t.taken[4], t.rate_per_minute, t.rate_per_hour,
-               CASE WHEN t.usable AND (t.last_used_at IS NULL OR t.last_used_at < t.at - interval '1 minute')
-                    THEN api_key_note_use(t.id, t.at) END
+/// The read of API keys and their owners from `keys`, a relation that names each presented key `r` with its
+/// `prefix`, `hash` and `wanted` (and, for a group, its `ordinal`, which the last column then returns). When the hash
+/// matches a usable key, its last use is noted (at most once a minute) and, when `wanted` is above 0, up to `wanted`
+/// requests are taken from the owner's rate limit (`rate_limit_take`, 0020); with `wanted` 0 (the responder holds an
+/// allowance) nothing is written in most calls. Both writes are calls behind CASE (0022), so a call whose condition
+/// does not hold (a wrong secret, say) is never made and costs nothing to set up. The take is made once in the inner
+/// query, whose volatile output keeps it from being merged into the outer one (and `OFFSET 0` says so): merged, each
+/// of its four uses would take again.
+private func apiKeyReadSQL(keys: String, at: String, ordinal: String = "") -> String {
+    """
+    SELECT t.id, t.secret_hash, t.kind, t.scopes, epoch_us(t.expires_at), epoch_us(t.revoked_at),
+           t.principal_id, t.name, t.principal_kind, t.is_active, t.roles, t.permissions,
+           t.rate_burst, t.taken[1], t.taken[2], t.taken[3], t.taken[4], t.rate_per_minute, t.rate_per_hour,
+           CASE WHEN t.usable AND (t.last_used_at IS NULL OR t.last_used_at < t.at - interval '1 minute')
+                THEN api_key_note_use(t.id, t.at) END\(ordinal.isEmpty ? "" : ", t.\(ordinal)")
+    FROM (
+        SELECT f.*,
+               CASE WHEN f.usable AND f.wanted > 0
+                    THEN rate_limit_take_values('p:' || f.principal_id, f.rate_per_minute, f.rate_per_hour,
+                                                f.rate_burst, f.at, f.wanted) END AS taken
         FROM (
-            SELECT f.*,
-                   CASE WHEN f.usable AND $4::integer > 0
-                        THEN rate_limit_take_values('p:' || f.principal_id, f.rate_per_minute, f.rate_per_hour,
-                                                    f.rate_burst, f.at, $4::integer) END AS taken
-            FROM (
-                SELECT k.id, k.secret_hash, k.kind, k.scopes, k.expires_at, k.revoked_at, k.last_used_at,
-                       p.id AS principal_id, p.name, p.kind AS principal_kind, p.is_active, p.roles, p.permissions,
-                       p.rate_per_minute, p.rate_per_hour, p.rate_burst, n.at,
-                       k.secret_hash = $2::bytea AND p.is_active AND (k.revoked_at IS NULL OR k.revoked_at > n.at)
-                           AND (k.expires_at IS NULL OR k.expires_at > n.at) AS usable
-                FROM (SELECT coalesce($3::timestamptz, now()) AS at) n, api_key k
-                JOIN principal p ON p.id = k.principal_id
-                WHERE k.prefix = $1::text) f
-            OFFSET 0) t
-        """
+            SELECT k.id, k.secret_hash, k.kind, k.scopes, k.expires_at, k.revoked_at, k.last_used_at,
+                   p.id AS principal_id, p.name, p.kind AS principal_kind, p.is_active, p.roles, p.permissions,
+                   p.rate_per_minute, p.rate_per_hour, p.rate_burst, n.at, r.wanted\(ordinal.isEmpty ? "" : ", r.\(ordinal)"),
+                   k.secret_hash = r.hash AND p.is_active AND (k.revoked_at IS NULL OR k.revoked_at > n.at)
+                       AND (k.expires_at IS NULL OR k.expires_at > n.at) AS usable
+            FROM (SELECT \(at) AS at) n, \(keys)
+            JOIN api_key k ON k.prefix = r.prefix
+            JOIN principal p ON p.id = k.principal_id) f
+        OFFSET 0) t
+    """
+}
+
+private func decodeApiKey(_ row: ResultRow) throws -> ApiKeyAuthentication {
+    ApiKeyAuthentication(
+        keyID: try row.int(0), secretHash: try row.bytes(1), isSession: try row.string(2) == "session",
+        scopes: try row.stringArray(3), expiresAt: try row.optionalInt(4).map(Timestamp.init(microseconds:)),
+        revokedAt: try row.optionalInt(5).map(Timestamp.init(microseconds:)),
+        principal: try PrincipalFacts(row, from: 6), rateLimit: try RateLimitGrant(row, from: 12),
+        limits: RateLimits(perMinute: Int(try row.int(17)), perHour: Int(try row.int(18)), burst: Int(try row.int(12))))
+}
+
+/// The API key with this prefix and its owner (`apiKeyReadSQL`).
+struct AuthApiKey: Statement {
+    static let sql = apiKeyReadSQL(
+        keys: "(SELECT $1::text AS prefix, $2::bytea AS hash, $4::integer AS wanted) r",
+        at: "coalesce($3::timestamptz, now())")
     typealias Row = ApiKeyAuthentication
     let prefix: String
     let hash: [UInt8]
     let wanted: Int
     let now: Timestamp?
     var binds: [PostgresValue] { [.text(prefix), .bytes(hash), .text(now?.rfc3339), .int(Int64(wanted))] }
-    static func decode(_ row: ResultRow) throws -> Row {
-        ApiKeyAuthentication(
-            keyID: try row.int(0), secretHash: try row.bytes(1), isSession: try row.string(2) == "session",
-            scopes: try row.stringArray(3), expiresAt: try row.optionalInt(4).map(Timestamp.init(microseconds:)),
-            revokedAt: try row.optionalInt(5).map(Timestamp.init(microseconds:)),
-            principal: try PrincipalFacts(row, from: 6), rateLimit: try RateLimitGrant(row, from: 12),
-            limits: RateLimits(
-                perMinute: Int(try row.int(17)), perHour: Int(try row.int(18)), burst: Int(try row.int(12))))
+    static func decode(_ row: ResultRow) throws -> Row { try decodeApiKey(row) }
+}
+
+/// The API keys presented by a group of requests (`apiKeyReadSQL`), in one statement: a row for each request whose
+/// prefix names a key, with the request's position (from 0) last. The same key may be presented by several requests;
+/// their takes are made one after the other.
+struct AuthApiKeys: Statement {
+    static let sql = apiKeyReadSQL(
+        keys: """
+            (SELECT u.prefix, decode(u.hash_hex, 'hex') AS hash, u.wanted, u.position - 1 AS ordinal
+             FROM unnest($1::text[], $2::text[], $3::integer[]) WITH ORDINALITY AS u (prefix, hash_hex, wanted, position)) r
+            """,
+        at: "coalesce($4::timestamptz, now())", ordinal: "ordinal")
+    typealias Row = (ordinal: Int, key: ApiKeyAuthentication)
+    let keys: [(prefix: String, hash: [UInt8], wanted: Int)]
+    let now: Timestamp?
+    var binds: [PostgresValue] {
+        [.textArray(keys.map(\.prefix)), .textArray(keys.map { hexadecimal($0.hash) }),
+         .textArray(keys.map { String($0.wanted) }), .text(now?.rfc3339)]
     }
+    static func decode(_ row: ResultRow) throws -> Row { (Int(try row.int(20)), try decodeApiKey(row)) }
 }
 
 /// Takes up to `wanted` requests from a principal's bucket (`rate_limit_take`, 0020).

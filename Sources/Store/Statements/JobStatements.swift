@@ -1,6 +1,15 @@
 import Domain
 import Postgres
 
+/// Bytes as lowercase hexadecimal text, for `decode(…, 'hex')` in a JSON document or an array.
+func hexadecimal(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = []
+    text.reserveCapacity(bytes.count * 2)
+    for byte in bytes { text += [digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]] }
+    return String(decoding: text, as: UTF8.self)
+}
+
 /// A job as the API shows it, for the row `j`: built inline (a SQL function taking the row would be planned anew
 /// on every call). `program` is the SQL expression for the program member (NULL unless asked for).
 private func jobJSON(program: String = "NULL") -> String {
@@ -18,12 +27,28 @@ private func jobJSON(program: String = "NULL") -> String {
 }
 
 /// Submits jobs through `job_submit_batch` (0013_submits_in_batches.sql): one row per submission, in their order.
+/// In the same statement, each submission that creates its job writes its audit row (`createdAudit`, in the same
+/// order, with the job's id added to its detail): the row commits with the job or not at all.
 struct JobSubmitBatch: Statement {
-    static let sql = "SELECT ordinal, job_id, created, same_request FROM job_submit_batch($1::jsonb)"
+    static let sql = """
+        WITH outcome AS MATERIALIZED (
+            SELECT ordinal, job_id, created, same_request FROM job_submit_batch($1::jsonb)
+        ), audited AS (
+            \(auditInsertSQL(
+                from: """
+                    outcome o JOIN ROWS FROM (jsonb_to_recordset($2::jsonb) AS (\(auditEntryColumns)))
+                        WITH ORDINALITY AS r ON r.ordinality = o.ordinal + 1 AND o.created
+                    """,
+                detail: "r.detail || jsonb_build_object('job_id', o.job_id)"))
+        )
+        SELECT ordinal, job_id, created, same_request FROM outcome ORDER BY ordinal
+        """
     typealias Row = (ordinal: Int64, jobID: Int64?, isCreated: Bool, isSameRequest: Bool)
     let submissions: [JobSubmission]
+    let createdAudit: [AuditEntry]
     var binds: [PostgresValue] {
-        [.text(JSON.array(submissions.enumerated().map { Self.item($0.offset, $0.element) }).text)]
+        [.text(JSON.array(submissions.enumerated().map { Self.item($0.offset, $0.element) }).text),
+         .text(JSON.array(createdAudit.map(\.json)).text)]
     }
 
     static func decode(_ row: ResultRow) throws -> Row {
@@ -35,7 +60,7 @@ struct JobSubmitBatch: Statement {
         return .object([
             ("ordinal", .int(Int64(ordinal))), ("owner_id", .int(submission.ownerID)),
             ("idempotency_key", submission.idempotencyKey.map(JSON.string) ?? .null),
-            ("request_hash", submission.requestHash.map { .string(hex($0)) } ?? .null),
+            ("request_hash", submission.requestHash.map { .string(hexadecimal($0)) } ?? .null),
             ("name", .string(submission.name)), ("kind", .string(submission.kind.rawValue)),
             ("target", .string(submission.target)), ("program", .string(submission.program)),
             ("shots", optional(submission.shots)), ("priority", .int(Int64(submission.priority))),
@@ -43,14 +68,6 @@ struct JobSubmitBatch: Statement {
             // Serialized by our own writer from the parsed request body.
             ("metadata", .fragment(submission.metadataJSON)), ("qubits", optional(submission.qubits)),
         ])
-    }
-
-    private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes { text += [digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]] }
-        return String(decoding: text, as: UTF8.self)
     }
 }
 
