@@ -73,8 +73,9 @@ import Testing
                 Issue.record("an allowance with requests left was not spent")
             }
         }
-        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(2_001)) == .take(wanted: 3))
-        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(9_000)) == .take(wanted: 1), "idle: start small")
+        let lifetime = Int(allowances.lifetime.components.seconds) * 1_000
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(lifetime + 1)) == .take(wanted: 3))
+        #expect(allowances.claim(keyPrefix: "sy_a", hash: hash, now: at(2 * lifetime + 1)) == .take(wanted: 1), "idle: start small")
     }
 
     @Test func aRefusalOrAFailedKeyLeavesNothingToSpend() {

@@ -25,7 +25,7 @@ final class RateAllowances: Sendable {
         case take(wanted: Int)
     }
 
-    /// How long after its latest take a principal's allowance may be spent: 2 s in the responders; tests that count
+    /// How long after its latest take a principal's allowance may be spent: 5 s in the responders; tests that count
     /// takes use longer.
     let lifetime: Duration
     /// The most requests asked for at once.
@@ -69,7 +69,7 @@ final class RateAllowances: Sendable {
 
     private let table = Mutex(Table())
 
-    init(lifetime: Duration = .seconds(2)) {
+    init(lifetime: Duration = .seconds(5)) {
         self.lifetime = lifetime
     }
 
