@@ -69,12 +69,17 @@ public enum Server {
             }
             helpers.append(thread)
         }
-        let start = BatcherStart(app.services.submits, app: app, config: config)
-        guard pthread_create(&thread, nil, submitBatcherThreadEntry, Unmanaged.passRetained(start).toOpaque()) == 0 else {
-            Log.message(.error, "cannot start the submit batching thread")
-            return 71
+        let batcherEntries: [@convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?] = [
+            submitAdmittingThreadEntry, submitCommittingThreadEntry,
+        ]
+        for entry in batcherEntries {
+            let start = BatcherStart(app.services.submits, app: app, config: config)
+            guard pthread_create(&thread, nil, entry, Unmanaged.passRetained(start).toOpaque()) == 0 else {
+                Log.message(.error, "cannot start a submit batching thread")
+                return 71
+            }
+            helpers.append(thread)
         }
-        helpers.append(thread)
         Log.message(.info, "responder started", [("pid", .int(Int64(getpid()))), ("threads", .int(Int64(threads.count)))])
 
         waitForStop(stopSet: stopSet, config: config, lifecycle: lifecycle, listener: listener, hub: hub)

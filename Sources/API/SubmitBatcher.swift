@@ -30,21 +30,24 @@ extension HandedOffRequest where Reason == SubmitStage {
 }
 
 /// A submit ready for the batch's transaction.
-private typealias ValidSubmit = (submit: BatchedSubmit, submission: JobSubmission)
+typealias ValidSubmit = (submit: BatchedSubmit, submission: JobSubmission)
 
-/// Group commit for submits: one thread per process takes every submit that arrived while the previous batch was in
-/// flight and commits them in one transaction (sql/migrations/0013_submits_in_batches.sql), each job with its audit
-/// row, nothing answered before the flush. A submit with an API key comes here as it arrived: the batch's keys are
-/// read in one statement on this thread's connection (`Authenticator.readPreparedKeys`), each request then goes
-/// through the whole chain (authentication, rate limit, permission, validation) here, and the refused are answered
-/// with the batch. A worker's own round trip for each submit's key cost its backend about three times what the read
-/// itself costs, in wake-ups and cold caches, and one statement for the group costs a fifth of one for each key
-/// (docs/performance.md). The valid ones are then committed in one round trip (`JobStore.submitAndCommit`). Most of
-/// a submit's database cost is per statement and per transaction, so a batch of 16 costs about a sixth as much a
-/// job as one alone. A lone submit goes at once, as a batch of one. Only while submits pour in (the last batch held
-/// `busyBatch` or more) does the thread wait up to its gather window (1 ms) for more before it commits, as
-/// PostgreSQL's `commit_delay` does: the next batch then costs less a job, and the process keeps up with more (15 %
-/// more submits on two cores).
+/// Group commit for submits, in two stages on two threads per process, so that one group is admitted while the one
+/// before it commits. The admitting thread takes every submit that arrived while the previous group was being
+/// admitted. A submit with an API key comes here as it arrived: the group's keys are read in one statement on this
+/// thread's connection (`Authenticator.readPreparedKeys`), each request then goes through the whole chain
+/// (authentication, rate limit, permission, validation) here, and the refused are answered at once. A worker's own
+/// round trip for each submit's key cost its backend about three times what the read itself costs, in wake-ups and
+/// cold caches, and one statement for the group costs a fifth of one for each key (docs/performance.md). The
+/// committing thread takes every submit admitted while it committed the previous group and commits them in one
+/// transaction and one round trip (`JobStore.submitAndCommit`; sql/migrations/0013_submits_in_batches.sql), each job
+/// with its audit row, nothing answered before the flush. Most of a submit's database cost is per statement and per
+/// transaction, so a group of 16 costs about a sixth as much a job as one alone. A lone submit goes at once, as a
+/// group of one. Only while submits pour in (the last group held `busyBatch` or more) does the admitting thread wait
+/// up to its gather window (1 ms) for more, as PostgreSQL's `commit_delay` does: the next group then costs less a job.
+/// The two stages pay where groups are large: one process on two cores with its two threads made 7.9-8.2k submits a
+/// second where two processes with one thread each made 6.8-7.6k, and two processes with two threads each less
+/// (docs/performance.md).
 final class SubmitBatcher: @unchecked Sendable {
     /// Submits committed together at most, which bounds a batch's statement and its row locks.
     static let maximumBatch = 64
@@ -70,6 +73,14 @@ final class SubmitBatcher: @unchecked Sendable {
     private var isShuttingDown = false
     private var previousBatchCount = 0
     private var queuedBytes = 0
+
+    /// Admitted submits waiting for the committing thread, and whether the admitting thread has stopped.
+    private let commitLock = ConditionLock()
+    private var admitted: [ValidSubmit] = []
+    private var isAdmittingOver = false
+    /// Admitted submits waiting at most: past this the admitting thread waits, and arrivals wait in `queue`, whose
+    /// limits then apply.
+    static let maximumAdmitted = 2 * maximumBatch
 
     /// Whether the next batch waits up to the gather window for more submits: the last one was a busy batch.
     var gathersBeforeNextBatch: Bool { lock.withLock { previousBatchCount >= Self.busyBatch } }
@@ -174,8 +185,10 @@ final class SubmitBatcher: @unchecked Sendable {
         submission.idempotencyKey.map { "\(submission.ownerID):\($0)" }
     }
 
-    /// Runs on the batching thread with its own connection until shut down.
-    func run(app: App, config: Configuration) {
+    /// Runs on the admitting thread with its own connection until shut down: authenticates and validates each batch
+    /// of arrivals, answers the refused, and hands the valid to the committing thread, which commits one group while
+    /// this thread admits the next.
+    func runAdmitting(app: App, config: Configuration) {
         let connection = Connection(
             conninfo: config.connectionString(
                 applicationName: "switchyard-fcgi", asynchronousCommit: true, deferJobNotifications: true))
@@ -187,7 +200,43 @@ final class SubmitBatcher: @unchecked Sendable {
                 submit.context.log = log
                 submit.context.audit = audit
             }
-            for (submit, response) in serve(taken, app: app, connection: connection) {
+            let (batch, refused) = admit(taken, app: app, connection: connection)
+            for (submit, response) in refused {
+                app.deliver(response, on: submit.slot, context: submit.context)
+            }
+            audit.flush(connection: connection)
+            log?.flush()
+            handOver(batch)
+        }
+        endAdmitting()
+        audit.flushBeforeExit(connection: connection)
+        connection.close()
+    }
+
+    /// Tells the committing thread that nothing more will be admitted: it stops once what was admitted is committed.
+    func endAdmitting() {
+        commitLock.withLock {
+            isAdmittingOver = true
+            commitLock.broadcast()
+        }
+    }
+
+    /// Runs on the committing thread with its own connection until the admitting thread has stopped and everything
+    /// it admitted is committed and answered.
+    func runCommitting(app: App, config: Configuration) {
+        let connection = Connection(
+            conninfo: config.connectionString(
+                applicationName: "switchyard-fcgi", asynchronousCommit: true, deferJobNotifications: true))
+        let log = config.logRequests ? RequestLogBuffer() : nil
+        let audit = AuditBuffer()
+        while let batch = nextAdmittedBatch() {
+            for (submit, _) in batch {
+                submit.context.connection = connection
+                submit.context.log = log
+                submit.context.audit = audit
+                submit.context.isResumed = true
+            }
+            for ((submit, _), response) in zip(batch, commit(batch, app: app, connection: connection)) {
                 app.deliver(response, on: submit.slot, context: submit.context)
             }
             audit.flush(connection: connection)
@@ -197,9 +246,51 @@ final class SubmitBatcher: @unchecked Sendable {
         connection.close()
     }
 
-    /// Serves a batch taken from the queue: authenticates and validates its arrivals, commits the valid submits in one
-    /// transaction and returns the answer of each request, the refused first. A submit put back for the next batch
-    /// has no answer yet.
+    /// Passes admitted submits to the committing thread, waiting while it has `maximumAdmitted` or more to commit.
+    func handOver(_ batch: [ValidSubmit]) {
+        guard !batch.isEmpty else { return }
+        commitLock.withLock {
+            while admitted.count >= Self.maximumAdmitted { commitLock.wait() }
+            admitted += batch
+            commitLock.broadcast()
+        }
+    }
+
+    /// The next group to commit: admitted submits in order, within `maximumBatch` and `maximumBatchBytes`, one
+    /// owner's Idempotency-Key once (a repeat waits for the next group). Nil once admitting is over and nothing is
+    /// left.
+    func nextAdmittedBatch() -> [ValidSubmit]? {
+        commitLock.withLock {
+            while admitted.isEmpty {
+                if isAdmittingOver { return nil }
+                commitLock.wait()
+            }
+            var batch: [ValidSubmit] = []
+            var bytes = 0
+            var keys: Set<String> = []
+            var later: [ValidSubmit] = []
+            for valid in admitted {
+                let key = Self.idempotencyKey(of: valid.submission)
+                let size = Self.size(of: valid.submission)
+                let fits = batch.isEmpty || (batch.count < Self.maximumBatch && bytes + size <= Self.maximumBatchBytes)
+                if !fits || key.map(keys.contains) == true {
+                    later.append(valid)
+                } else {
+                    if let key { keys.insert(key) }
+                    bytes += size
+                    batch.append(valid)
+                }
+            }
+            admitted = later
+            commitLock.broadcast()
+            return batch
+        }
+    }
+
+    /// What the two threads do with a batch taken from the queue, one after the other on one connection:
+    /// authenticates and validates its arrivals, commits the valid submits in one transaction and returns the answer
+    /// of each request, the refused first. A submit put back for the next batch has no answer yet. The tests' way
+    /// through both stages.
     func serve(
         _ taken: [BatchedSubmit], app: App, connection: Connection
     ) -> [(submit: BatchedSubmit, response: Response)] {
@@ -311,9 +402,15 @@ final class SubmitBatcher: @unchecked Sendable {
     }
 }
 
-func submitBatcherThreadEntry(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+func submitAdmittingThreadEntry(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     let (batcher, app, config) = Unmanaged<BatcherStart>.fromOpaque(argument!).takeRetainedValue().parts
-    batcher.run(app: app, config: config)
+    batcher.runAdmitting(app: app, config: config)
+    return nil
+}
+
+func submitCommittingThreadEntry(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let (batcher, app, config) = Unmanaged<BatcherStart>.fromOpaque(argument!).takeRetainedValue().parts
+    batcher.runCommitting(app: app, config: config)
     return nil
 }
 

@@ -193,6 +193,24 @@ import Web
         #expect(statuses == [201, 201, 200])
     }
 
+    /// The committing thread takes what was admitted in order, one owner's Idempotency-Key once a group, and stops
+    /// once admitting is over and nothing is left.
+    @Test func admittedSubmitsCommitInGroupsWithEachKeyOnce() throws {
+        let idempotencyKey = "admitted-key-\(UInt32.random(in: 0...UInt32.max))"
+        let batcher = SubmitBatcher()
+        let submits = try [
+            queued(name: "a", idempotencyKey: idempotencyKey), queued(name: "b"),
+            queued(name: "c", idempotencyKey: idempotencyKey),
+        ]
+        batcher.handOver(try submits.map { ($0, try #require($0.submission)) })
+        let first = try #require(batcher.nextAdmittedBatch())
+        #expect(first.map(\.submit.context.requestID) == ["batcher-a", "batcher-b"])
+        batcher.endAdmitting()
+        let second = try #require(batcher.nextAdmittedBatch())
+        #expect(second.map(\.submit.context.requestID) == ["batcher-c"], "the repeated key waited for the next group")
+        #expect(batcher.nextAdmittedBatch() == nil, "admitting is over and nothing is left")
+    }
+
     /// A stopping responder commits and answers what is queued before its batching thread ends.
     @Test func shuttingDownHandsOutWhatIsQueuedFirst() throws {
         let batcher = SubmitBatcher()
