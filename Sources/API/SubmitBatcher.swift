@@ -157,27 +157,37 @@ final class SubmitBatcher: @unchecked Sendable {
                 let deadline = SystemClock.monotonicNanoseconds() + gatherWindowNanoseconds
                 while queue.count < Self.gatherTarget, !isShuttingDown, lock.wait(until: deadline) {}
             }
-            var batch: [BatchedSubmit] = []
-            var bytes = 0
-            var keys: Set<String> = []
-            var later: [BatchedSubmit] = []
-            for submit in queue {
-                let key = submit.submission.flatMap(Self.idempotencyKey)
-                let size = Self.size(of: submit)
-                let fits = batch.isEmpty || (batch.count < Self.maximumBatch && bytes + size <= Self.maximumBatchBytes)
-                if !fits || key.map(keys.contains) == true {
-                    later.append(submit)
-                } else {
-                    if let key { keys.insert(key) }
-                    bytes += size
-                    batch.append(submit)
-                }
-            }
+            let (batch, later, bytes) = Self.group(
+                queue, idempotencyKey: { $0.submission.flatMap(Self.idempotencyKey) }, size: Self.size(of:))
             queue = later
             queuedBytes -= bytes
             previousBatchCount = batch.count
             return batch
         }
+    }
+
+    /// Splits `waiting` into the next group (in order, within `maximumBatch` and `maximumBatchBytes`, one owner's
+    /// Idempotency-Key once) and what waits for a later one; `bytes` is the group's size.
+    private static func group<Item>(
+        _ waiting: [Item], idempotencyKey: (Item) -> String?, size: (Item) -> Int
+    ) -> (group: [Item], later: [Item], bytes: Int) {
+        var group: [Item] = []
+        var bytes = 0
+        var keys: Set<String> = []
+        var later: [Item] = []
+        for item in waiting {
+            let key = idempotencyKey(item)
+            let itemSize = size(item)
+            let fits = group.isEmpty || (group.count < maximumBatch && bytes + itemSize <= maximumBatchBytes)
+            if !fits || key.map(keys.contains) == true {
+                later.append(item)
+            } else {
+                if let key { keys.insert(key) }
+                bytes += itemSize
+                group.append(item)
+            }
+        }
+        return (group, later, bytes)
     }
 
     /// The owner's Idempotency-Key, which one batch may hold once.
@@ -265,22 +275,8 @@ final class SubmitBatcher: @unchecked Sendable {
                 if isAdmittingOver { return nil }
                 commitLock.wait()
             }
-            var batch: [ValidSubmit] = []
-            var bytes = 0
-            var keys: Set<String> = []
-            var later: [ValidSubmit] = []
-            for valid in admitted {
-                let key = Self.idempotencyKey(of: valid.submission)
-                let size = Self.size(of: valid.submission)
-                let fits = batch.isEmpty || (batch.count < Self.maximumBatch && bytes + size <= Self.maximumBatchBytes)
-                if !fits || key.map(keys.contains) == true {
-                    later.append(valid)
-                } else {
-                    if let key { keys.insert(key) }
-                    bytes += size
-                    batch.append(valid)
-                }
-            }
+            let (batch, later, _) = Self.group(
+                admitted, idempotencyKey: { Self.idempotencyKey(of: $0.submission) }, size: { Self.size(of: $0.submission) })
             admitted = later
             commitLock.broadcast()
             return batch
